@@ -1,0 +1,53 @@
+import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations/index.js';
+
+/** Creates the database named in `url` when it does not exist (fresh machines). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!name) return;
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created concurrently
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function migrator(db: Kysely<any>, schema: string): Migrator {
+  return new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableSchema: schema,
+  });
+}
+
+function check(result: MigrationResultSet): MigrationResultSet {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    const err = new Error(`migration ${failed?.migrationName ?? '?'} failed: ${String(result.error)}`);
+    (err as Error & { cause?: unknown }).cause = result.error;
+    throw err;
+  }
+  return result;
+}
+
+/** Applies every pending migration; safe to run concurrently and repeatedly. */
+export async function migrateUp(db: Kysely<any>, schema = 'public'): Promise<MigrationResultSet> {
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  return check(await migrator(db, schema).migrateToLatest());
+}
+
+/** Rolls back the last applied migration. */
+export async function migrateDown(db: Kysely<any>, schema = 'public'): Promise<MigrationResultSet> {
+  return check(await migrator(db, schema).migrateDown());
+}

@@ -1,0 +1,16 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001_foundation.js';
+import * as m0002 from './0002_execution.js';
+
+/**
+ * Migrations listed in code rather than read from the file system, so that
+ * they run the same under tsx, vitest and a bundled build.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': m0001,
+  '0002_execution': m0002,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { createDb } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedis } from './redis.js';
+import { createQueues, type Queues } from './queues/queues.js';
+import type { LlmClient } from './core/llm.js';
+import { createLlmClient } from './llm/index.js';
+
+/** Everything a process needs, built once by `createDeps` and passed down. */
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  db: Kysely<Database>;
+  /** Commands and BullMQ queues (non-blocking use). */
+  redis: Redis;
+  queues: Queues;
+  llm: LlmClient;
+  /** Key/channel namespace of this deployment (the BullMQ prefix). */
+  prefix: string;
+  /** Idempotent: every step runs even if one fails. */
+  close(): Promise<void>;
+}
+
+export interface DepsOptions {
+  logger?: Logger;
+  /** Name shown in Redis CLIENT LIST and PostgreSQL's application_name. */
+  role?: string;
+}
+
+export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
+  const role = opts.role ?? 'codelab';
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL, { name: role });
+  const db = createDb({
+    url: config.DATABASE_URL,
+    schema: config.DATABASE_SCHEMA,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: role,
+  });
+  const redis = createRedis(config.REDIS_URL, `${role}:cmd`);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const llm = createLlmClient({ config, db, logger });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const steps: Array<() => Promise<unknown>> = [
+        () => queues.close(),
+        () => redis.quit().catch(() => redis.disconnect()),
+        () => db.destroy(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (err) {
+          logger.warn({ err }, 'error while closing');
+        }
+      }
+    })();
+    return closing;
+  };
+
+  return { config, logger, db, redis, queues, llm, prefix: config.QUEUE_PREFIX, close };
+}
