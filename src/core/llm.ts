@@ -43,6 +43,16 @@ export interface CallMeta {
   agentName?: string;
   /** 1-based attempt of the job that makes the call. */
   attempt?: number;
+  /** The planner's estimate for this call, stored beside the actual cost in `llm_calls`. */
+  estimatedCostUsd?: number;
+}
+
+/** What the simulated provider needs to plan; only it reads this (real providers ignore it). */
+export interface SimContext {
+  /** The user's request, as typed. */
+  request?: string;
+  /** The project's active agents the plan may use. */
+  agents?: Array<{ name: string; role: string; capabilities: string[] }>;
 }
 
 export interface ChatRequest {
@@ -59,6 +69,8 @@ export interface ChatRequest {
   onDelta?: (text: string) => void;
   /** Scripted behaviour for the simulated provider; ignored by real ones. */
   sim?: SimOptions;
+  /** Planning input for the simulated provider's heuristic; used by the simulated provider only. */
+  simContext?: SimContext;
   meta: CallMeta;
 }
 
