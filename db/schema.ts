@@ -206,6 +206,27 @@ export interface ProjectMemoryTable {
   created_at: Timestamp;
 }
 
+export interface VectorCollectionsTable {
+  name: string;
+  dims: number;
+  created_at: Timestamp;
+}
+
+/** Embeddings kept in PostgreSQL (see db/migrations/0003_vectors.ts). */
+export interface VectorsTable {
+  collection: string;
+  id: string;
+  user_id: string;
+  project_id: string;
+  kind: string;
+  payload: Json<Record<string, unknown>>;
+  dims: number;
+  /** 256 '0'/'1' characters: the sign sketch used to preselect candidates. */
+  sketch: string;
+  embedding: number[];
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   user_projects: UserProjectsTable;
@@ -218,6 +239,8 @@ export interface Database {
   chat_messages: ChatMessagesTable;
   agent_messages: AgentMessagesTable;
   project_memory: ProjectMemoryTable;
+  vector_collections: VectorCollectionsTable;
+  vectors: VectorsTable;
 }
 
 export type User = Selectable<UsersTable>;
