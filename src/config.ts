@@ -46,6 +46,9 @@ const configSchema = z
     PRICES_FILE: optionalString,
     QDRANT_URL: optionalUrl,
     QDRANT_API_KEY: optionalString,
+    /** Agents' http_fetch tool: off unless enabled, and then only to these hosts (comma list, `*.example.com` allowed). */
+    HTTP_FETCH_ENABLED: bool.default(false),
+    HTTP_FETCH_ALLOWED_HOSTS: z.string().default(''),
     APPROVAL_COST_THRESHOLD_USD: num(0.1),
     APPROVAL_TIMEOUT_S: int(300, 1),
     PLAN_CACHE_TTL_S: int(86_400, 1),
