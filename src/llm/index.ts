@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { LlmClient } from '../core/llm.js';
+import { createLlmRouter } from './router.js';
 
 export interface LlmDeps {
   config: Config;
@@ -10,11 +11,11 @@ export interface LlmDeps {
   logger: Logger;
 }
 
-// TEMPORARY (replaced by the LLM router in this same session): throws so nothing silently succeeds.
-export function createLlmClient(_deps: LlmDeps): LlmClient {
-  return {
-    chat: async () => {
-      throw new Error('LLM router not built yet');
-    },
-  };
+/** The service's LLM client: the router over every configured provider. */
+export function createLlmClient(deps: LlmDeps): LlmClient {
+  return createLlmRouter(deps);
 }
+
+export { createLlmRouter } from './router.js';
+export { isRetryableLlmError } from './errors.js';
+export { countTokens, countMessagesTokens } from './tokens.js';
