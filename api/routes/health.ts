@@ -1,0 +1,62 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'kysely';
+import type { Deps } from '../../src/deps.js';
+import { createRouter, jsonResponse } from '../router.js';
+
+/** A health check must answer quickly even when a dependency hangs. */
+const CHECK_TIMEOUT_MS = 1_500;
+
+type Check = 'ok' | 'down' | 'disabled';
+
+const healthSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z.object({ postgres: z.enum(['ok', 'down']), redis: z.enum(['ok', 'down']), vector: z.enum(['ok', 'down', 'disabled']) }),
+  })
+  .openapi('Health');
+
+async function probe(run: () => Promise<unknown>): Promise<Check> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([run(), timeout]);
+    return 'ok';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `GET /health`: real round trips to PostgreSQL, Redis and (when configured) Qdrant. */
+export function healthRoutes(deps: Deps) {
+  const { db, redis, config } = deps;
+  const router = createRouter();
+  router.openapi(
+    createRoute({
+      method: 'get', path: '/health', tags: ['health'],
+      summary: 'Liveness and dependency checks (no auth)',
+      responses: { 200: jsonResponse(healthSchema, 'Every dependency answers'), 503: jsonResponse(healthSchema, 'A dependency is down') },
+    }),
+    async (c) => {
+      const [postgres, redisCheck, vector] = await Promise.all([
+        probe(() => sql`SELECT 1`.execute(db)),
+        // A disconnected client would queue the PING until Redis returns: answer "down" at once instead.
+        redis.status === 'ready' ? probe(() => redis.ping()) : Promise.resolve<Check>('down'),
+        config.QDRANT_URL
+          ? probe(async () => {
+              const res = await fetch(new URL('/readyz', config.QDRANT_URL), { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+              if (!res.ok) throw new Error(`qdrant ${res.status}`);
+            })
+          : Promise.resolve<Check>('disabled'),
+      ]);
+      const checks = { postgres, redis: redisCheck, vector } as z.infer<typeof healthSchema>['checks'];
+      const ok = Object.values(checks).every((v) => v !== 'down');
+      if (!ok) c.get('logger').warn({ checks }, 'health check failed');
+      return ok ? c.json({ status: 'ok' as const, checks }, 200) : c.json({ status: 'unavailable' as const, checks }, 503);
+    },
+  );
+  return router;
+}
