@@ -13,6 +13,8 @@ import { countMessagesTokens, countTokens } from './tokens.js';
  *
  * Scripting conventions, read from the request's messages:
  * - ```` ```plan ```` fenced block (planning calls): its content is returned verbatim.
+ *   Several blocks script repairs: the call after k assistant turns gets block k
+ *   (the last one once they run out).
  * - ```` ```tools ```` fenced block holding `[{"name","arguments"}]`: the first
  *   response asks for those tool calls; once `tool` messages are present the
  *   final text quotes their outputs.
@@ -120,9 +122,22 @@ function lastUserText(messages: readonly ChatMessage[]): string {
   return [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
 }
 
+function fencedAll(text: string, tag: string): string[] {
+  return [...text.matchAll(new RegExp('```' + tag + '[ \\t]*\\r?\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!.trim());
+}
+
+/**
+ * Several ```plan blocks script a repair conversation: the planning call that
+ * follows k assistant turns (k rejected answers) gets block k, and the last
+ * block once they run out; a single block is returned on every call.
+ */
 function planReply(req: ChatRequest): Reply {
-  const scripted = fenced(req.simContext?.request ?? '', 'plan') ?? fenced(allText(req.messages), 'plan');
-  if (scripted !== undefined) return { text: scripted, toolCalls: [] };
+  const fromRequest = fencedAll(req.simContext?.request ?? '', 'plan');
+  const scripts = fromRequest.length > 0 ? fromRequest : fencedAll(allText(req.messages), 'plan');
+  if (scripts.length > 0) {
+    const round = req.messages.filter((m) => m.role === 'assistant').length;
+    return { text: scripts[Math.min(round, scripts.length - 1)]!, toolCalls: [] };
+  }
   return { text: JSON.stringify(simulatedPlan(req.simContext ?? {}, lastUserText(req.messages))), toolCalls: [] };
 }
 
