@@ -29,7 +29,13 @@ const PROVIDER = 'anthropic';
  */
 export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmClient {
   const prices = opts.prices ?? DEFAULT_PRICES;
-  const client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs });
+  // baseURL explicit so the SDK never falls back to reading the environment itself.
+  const client = new Anthropic({
+    apiKey: opts.apiKey,
+    baseURL: opts.baseURL ?? 'https://api.anthropic.com',
+    maxRetries: 0,
+    timeout: opts.timeoutMs,
+  });
 
   return {
     async chat(req: ChatRequest): Promise<ChatResponse> {
@@ -68,7 +74,8 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmClie
           model: req.model,
           latencyMs: Date.now() - started,
           ttftMs: r.ttftMs,
-          finishReason: r.toolCalls.length > 0 ? 'tool_calls' : stopReason(r.stopReason),
+          // A forced answer tool ends with stop_reason tool_use, but for the caller the answer is complete.
+          finishReason: r.toolCalls.length > 0 ? 'tool_calls' : forced && r.stopReason === 'tool_use' ? 'stop' : stopReason(r.stopReason),
         };
       } catch (err) {
         throw mapError(err, req.model, opts.timeoutMs);

@@ -29,7 +29,10 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmClient {
   const client = new OpenAI({
     // Local OpenAI-compatible servers need no key, but the SDK insists on one.
     apiKey: opts.apiKey ?? 'unused',
-    baseURL: opts.baseURL,
+    // Explicit, so the SDK never falls back to reading the environment itself.
+    baseURL: opts.baseURL ?? 'https://api.openai.com/v1',
+    organization: null,
+    project: null,
     maxRetries: 0,
     timeout: opts.timeoutMs,
   });
