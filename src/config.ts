@@ -53,7 +53,10 @@ const configSchema = z
     APPROVAL_TIMEOUT_S: int(300, 1),
     PLAN_CACHE_TTL_S: int(86_400, 1),
     MAX_PLAN_TASKS: int(50, 1, 500),
-    WORKER_CONCURRENCY: int(64, 1, 1000),
+    /** Slots of each agent Worker instance. */
+    WORKER_CONCURRENCY: int(8, 1, 1000),
+    /** Agent Worker instances per process: BullMQ fills one instance's slots one fetch at a time. */
+    AGENT_WORKER_INSTANCES: int(8, 1, 64),
     USER_MAX_RUNNING_TASKS: int(16, 1, 10_000),
     DEFAULT_MAX_PARALLEL_TASKS: int(8, 1, 1000),
     TASK_ATTEMPTS: int(3, 1, 20),

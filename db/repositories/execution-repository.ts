@@ -1,0 +1,436 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, PlanStatus, TaskStatus } from '../schema.js';
+import { appendEvents, type NewEvent, type StoredEvent } from '../../src/events/event-log.js';
+import { settle, planOutcome, type PlanOutcome, type TaskNode } from '../../src/core/dag-state.js';
+
+/**
+ * Every state change of a running plan, as guarded SQL (STYLE.md §8): an
+ * UPDATE only matches the expected status (and, for a running task, the
+ * lease token of the worker that claimed it), so a race or a zombie worker
+ * can never make an illegal transition or write a result twice.
+ *
+ * Each change that can settle other tasks first locks the plan row: two tasks
+ * of one plan finishing at once then settle their dependents one after the
+ * other, each seeing the other's committed status.
+ */
+type Db = Kysely<Database>;
+type Tx = Transaction<Database>;
+
+export interface PlanRow {
+  id: string;
+  status: PlanStatus;
+  userId: string;
+  projectId: string;
+  sessionId: string;
+  originalRequest: string;
+  maxParallelTasks: number | null;
+}
+
+export interface TaskRow extends TaskNode {
+  id: string;
+  description: string;
+  agentId: string | null;
+  agentName: string;
+  attempts: number;
+  leaseToken: string | null;
+  leaseUntil: Date | null;
+  sim: Record<string, unknown> | null;
+}
+
+export interface Changed {
+  events: StoredEvent[];
+  /** The transition matched (false: the row was not in the expected state). */
+  ok: boolean;
+}
+
+const NO_CHANGE: Changed = { events: [], ok: false };
+
+export async function loadPlan(db: Db | Tx, planId: string): Promise<PlanRow | undefined> {
+  const row = await db
+    .selectFrom('task_plans as p')
+    .innerJoin('user_projects as pr', 'pr.id', 'p.project_id')
+    .select(['p.id', 'p.status', 'p.user_id', 'p.project_id', 'p.session_id', 'p.original_request', 'pr.settings'])
+    .where('p.id', '=', planId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const max = (row.settings as { max_parallel_tasks?: number }).max_parallel_tasks;
+  return {
+    id: row.id,
+    status: row.status,
+    userId: row.user_id,
+    projectId: row.project_id,
+    sessionId: row.session_id,
+    originalRequest: row.original_request,
+    maxParallelTasks: typeof max === 'number' ? max : null,
+  };
+}
+
+export async function loadTasks(db: Db | Tx, planId: string): Promise<TaskRow[]> {
+  const rows = await db
+    .selectFrom('task_plan_tasks')
+    .select([
+      'id', 'task_id', 'dependencies', 'status', 'description', 'agent_id', 'agent_name', 'attempts',
+      'lease_token', 'lease_until', 'sim',
+    ])
+    .where('plan_id', '=', planId)
+    .orderBy('level')
+    .orderBy('task_id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    taskId: r.task_id,
+    dependencies: r.dependencies,
+    status: r.status,
+    description: r.description,
+    agentId: r.agent_id,
+    agentName: r.agent_name,
+    attempts: r.attempts,
+    leaseToken: r.lease_token,
+    leaseUntil: r.lease_until,
+    sim: r.sim as Record<string, unknown> | null,
+  }));
+}
+
+/** Results of the given tasks (the inputs of a dependent), by task id. */
+export async function loadResults(db: Db, planId: string, taskIds: string[]): Promise<Map<string, string>> {
+  if (taskIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('task_plan_tasks')
+    .select(['task_id', 'result'])
+    .where('plan_id', '=', planId)
+    .where('task_id', 'in', taskIds)
+    .execute();
+  return new Map(rows.map((r) => [r.task_id, (r.result as { text?: string } | null)?.text ?? '']));
+}
+
+async function lockPlan(tx: Tx, planId: string): Promise<PlanStatus | undefined> {
+  const r = await sql<{ status: PlanStatus }>`SELECT status FROM task_plans WHERE id = ${planId} FOR UPDATE`.execute(tx);
+  return r.rows[0]?.status;
+}
+
+/**
+ * Applies the settlement of the plan's graph (queued and skipped tasks) and
+ * returns the events describing it.
+ */
+async function applySettlement(tx: Tx, planId: string): Promise<NewEvent[]> {
+  const tasks = await loadTasks(tx, planId);
+  const { queued, skipped } = settle(tasks);
+  const byId = new Map(tasks.map((t) => [t.taskId, t]));
+  const events: NewEvent[] = [];
+  if (skipped.length) {
+    for (const s of skipped) {
+      await tx
+        .updateTable('task_plan_tasks')
+        .set({ status: 'skipped', error: s.reason, completed_at: sql`now()` })
+        .where('plan_id', '=', planId)
+        .where('task_id', '=', s.taskId)
+        .where('status', 'in', ['pending', 'queued'])
+        .execute();
+      events.push({ type: 'task.skipped', taskId: s.taskId, data: { reason: s.reason } });
+    }
+  }
+  if (queued.length) {
+    await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'queued', queued_at: sql`now()` })
+      .where('plan_id', '=', planId)
+      .where('task_id', 'in', queued)
+      .where('status', '=', 'pending')
+      .execute();
+    for (const id of queued) {
+      const t = byId.get(id)!;
+      events.push({ type: 'task.queued', taskId: id, data: { agent_name: t.agentName, attempt: t.attempts + 1 } });
+    }
+  }
+  return events;
+}
+
+async function inPlanTx(db: Db, planId: string, fn: (tx: Tx, status: PlanStatus | undefined) => Promise<NewEvent[] | null>): Promise<Changed> {
+  return db.transaction().execute(async (tx) => {
+    const status = await lockPlan(tx, planId);
+    const events = await fn(tx, status);
+    if (events === null) return NO_CHANGE;
+    return { ok: true, events: await appendEvents(tx, planId, events) };
+  });
+}
+
+/**
+ * created | pending_approval → executing. Root tasks become queued.
+ * Returns ok=false when the plan was not in a startable state.
+ */
+export async function startPlan(db: Db, planId: string, from: PlanStatus[] = ['created', 'pending_approval']): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx, status) => {
+    if (!status || !from.includes(status)) return null;
+    await tx
+      .updateTable('task_plans')
+      .set({ status: 'executing', started_at: sql`now()` })
+      .where('id', '=', planId)
+      .execute();
+    return [{ type: 'plan.executing' }, ...(await applySettlement(tx, planId))];
+  });
+}
+
+/** pending → queued for a task whose dependencies all completed (repairs a lost settlement). */
+export async function markQueued(db: Db, planId: string, task: TaskRow): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx) => {
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'queued', queued_at: sql`now()` })
+      .where('id', '=', task.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    return [{ type: 'task.queued', taskId: task.taskId, data: { agent_name: task.agentName, attempt: task.attempts + 1 } }];
+  });
+}
+
+/**
+ * Claims a task for one attempt: queued → running, or takes over a running
+ * task whose previous holder released it or whose lease expired (a killed
+ * worker). Returns ok=false when another live worker holds it.
+ */
+export async function claimTask(db: Db, planId: string, task: TaskRow, token: string, leaseMs: number, attempt: number): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx, status) => {
+    if (status !== 'executing') return null;
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({
+        status: 'running',
+        attempts: sql`attempts + 1`,
+        lease_token: token,
+        lease_until: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
+        started_at: sql`coalesce(started_at, now())`,
+      })
+      .where('id', '=', task.id)
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'queued'),
+          eb.and([
+            eb('status', '=', 'running'),
+            eb.or([eb('lease_token', 'is', null), eb('lease_until', '<', sql<Date>`now()`)]),
+          ]),
+        ]),
+      )
+      .returning(['attempts'])
+      .executeTakeFirst();
+    if (!r) return null;
+    return [{ type: 'task.started', taskId: task.taskId, data: { agent_name: task.agentName, attempt } }];
+  });
+}
+
+/** Keeps a running task's claim alive; false when the claim was lost. */
+export async function extendLease(db: Db, taskRowId: string, token: string, leaseMs: number): Promise<boolean> {
+  const r = await db
+    .updateTable('task_plan_tasks')
+    .set({ lease_until: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where('id', '=', taskRowId)
+    .where('status', '=', 'running')
+    .where('lease_token', '=', token)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export interface TaskOutput {
+  text: string;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  durationS: number;
+  toolCalls?: number;
+  provider?: string;
+  model?: string;
+}
+
+/** running → completed, by the lease holder only; settles dependents in the same transaction. */
+export async function completeTask(db: Db, planId: string, task: TaskRow, token: string, out: TaskOutput): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx) => {
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({
+        status: 'completed',
+        result: JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0 }),
+        actual_cost: sql`coalesce(actual_cost, 0) + ${out.costUsd}`,
+        input_tokens: sql`input_tokens + ${out.inputTokens}`,
+        output_tokens: sql`output_tokens + ${out.outputTokens}`,
+        error: null,
+        lease_token: null,
+        lease_until: null,
+        completed_at: sql`now()`,
+      })
+      .where('id', '=', task.id)
+      .where('status', '=', 'running')
+      .where('lease_token', '=', token)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    await addPlanCost(tx, planId, out.costUsd);
+    return [
+      {
+        type: 'task.completed',
+        taskId: task.taskId,
+        data: { result: out.text, actual_cost: out.costUsd, duration: out.durationS },
+      },
+      ...(await applySettlement(tx, planId)),
+    ];
+  });
+}
+
+async function addPlanCost(tx: Tx, planId: string, cost: number): Promise<void> {
+  if (cost > 0) {
+    await tx.updateTable('task_plans').set({ total_actual_cost: sql`total_actual_cost + ${cost}` }).where('id', '=', planId).execute();
+  }
+}
+
+/**
+ * A failed attempt that will be retried: the task stays running with its
+ * claim released, so the next attempt (any worker) can take it.
+ */
+export async function releaseForRetry(db: Db, planId: string, task: TaskRow, token: string, error: string, attempt: number, costUsd: number): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx) => {
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({ error, lease_token: null, lease_until: null, actual_cost: sql`coalesce(actual_cost, 0) + ${costUsd}` })
+      .where('id', '=', task.id)
+      .where('status', '=', 'running')
+      .where('lease_token', '=', token)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    await addPlanCost(tx, planId, costUsd);
+    return [{ type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: true } }];
+  });
+}
+
+/** Releases a claim without counting a failure (graceful shutdown): another worker takes over at once. */
+export async function releaseClaim(db: Db, taskRowId: string, token: string): Promise<boolean> {
+  const r = await db
+    .updateTable('task_plan_tasks')
+    .set({ lease_token: null, lease_until: null, attempts: sql`greatest(attempts - 1, 0)` })
+    .where('id', '=', taskRowId)
+    .where('status', '=', 'running')
+    .where('lease_token', '=', token)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/**
+ * The task failed for good (permanent error or last attempt): running (held
+ * by `token`), or a task that never started, → failed; its dependents,
+ * transitively, → skipped.
+ */
+export async function failTask(db: Db, planId: string, task: TaskRow, token: string | null, error: string, attempt: number, costUsd: number): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx) => {
+    let q = tx
+      .updateTable('task_plan_tasks')
+      .set({
+        status: 'failed',
+        error,
+        actual_cost: sql`coalesce(actual_cost, 0) + ${costUsd}`,
+        lease_token: null,
+        lease_until: null,
+        completed_at: sql`now()`,
+      })
+      .where('id', '=', task.id);
+    q = token === null ? q.where('status', 'in', ['pending', 'queued', 'running']) : q.where('status', '=', 'running').where('lease_token', '=', token);
+    const r = await q.executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    await addPlanCost(tx, planId, costUsd);
+    return [
+      { type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: false } },
+      ...(await applySettlement(tx, planId)),
+    ];
+  });
+}
+
+/** A running task aborted because its plan was cancelled. */
+export async function cancelRunningTask(db: Db, planId: string, task: TaskRow, token: string, costUsd: number): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx) => {
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'cancelled', error: 'cancelled', lease_token: null, lease_until: null, completed_at: sql`now()`, actual_cost: sql`coalesce(actual_cost, 0) + ${costUsd}` })
+      .where('id', '=', task.id)
+      .where('status', '=', 'running')
+      .where('lease_token', '=', token)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    await addPlanCost(tx, planId, costUsd);
+    return [];
+  });
+}
+
+const CANCELLABLE: PlanStatus[] = ['planning', 'created', 'pending_approval', 'executing'];
+
+/**
+ * Any non-terminal plan → cancelled; its tasks not yet running → cancelled.
+ * Running tasks are aborted by their workers (see cancel bus) and then marked.
+ */
+export async function cancelPlan(db: Db, planId: string): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx, status) => {
+    if (!status || !CANCELLABLE.includes(status)) return null;
+    await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'cancelled', completed_at: sql`now()` })
+      .where('plan_id', '=', planId)
+      .where('status', 'in', ['pending', 'queued'])
+      .execute();
+    const cost = await tx.selectFrom('task_plans').select('total_actual_cost').where('id', '=', planId).executeTakeFirstOrThrow();
+    await tx
+      .updateTable('task_plans')
+      .set({ status: 'cancelled', completed_at: sql`now()` })
+      .where('id', '=', planId)
+      .execute();
+    return [{ type: 'plan.cancelled', data: { total_actual_cost: cost.total_actual_cost } }];
+  });
+}
+
+export interface FinishInput {
+  outcome: PlanOutcome;
+  summary: string | null;
+}
+
+/** executing → completed | partial_success | failed, with the manager's summary as a chat message. */
+export async function finishPlan(db: Db, planId: string, input: FinishInput): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx, status) => {
+    if (status !== 'executing') return null;
+    const costs = await sql<{ total: number | null }>`
+      SELECT coalesce(sum(cost), 0)::float8 AS total FROM llm_calls WHERE plan_id = ${planId}`.execute(tx);
+    const tasksCost = await sql<{ total: number | null }>`
+      SELECT coalesce(sum(actual_cost), 0)::float8 AS total FROM task_plan_tasks WHERE plan_id = ${planId}`.execute(tx);
+    // llm_calls is the complete record when the router wrote it; the tasks' sum is the floor.
+    const total = Math.max(costs.rows[0]?.total ?? 0, tasksCost.rows[0]?.total ?? 0);
+    const plan = await tx
+      .updateTable('task_plans')
+      .set({ status: input.outcome, summary: input.summary, total_actual_cost: total, completed_at: sql`now()` })
+      .where('id', '=', planId)
+      .returning(['session_id', 'user_id', 'project_id'])
+      .executeTakeFirstOrThrow();
+    if (input.summary) {
+      await tx
+        .insertInto('chat_messages')
+        .values({ session_id: plan.session_id, user_id: plan.user_id, project_id: plan.project_id, role: 'assistant', content: input.summary, plan_id: planId })
+        .onConflict((oc) => oc.columns(['plan_id', 'role']).where('plan_id', 'is not', null).doNothing())
+        .execute();
+    }
+    return [{ type: `plan.${input.outcome}`, data: { total_actual_cost: total, summary: input.summary } }];
+  });
+}
+
+/** Marks tasks that can no longer run because their job was lost for good. */
+export async function failLostTasks(db: Db, planId: string, taskIds: string[], reason: string): Promise<Changed> {
+  if (taskIds.length === 0) return NO_CHANGE;
+  return inPlanTx(db, planId, async (tx) => {
+    const events: NewEvent[] = [];
+    for (const id of taskIds) {
+      const r = await tx
+        .updateTable('task_plan_tasks')
+        .set({ status: 'failed', error: reason, lease_token: null, lease_until: null, completed_at: sql`now()` })
+        .where('plan_id', '=', planId)
+        .where('task_id', '=', id)
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) events.push({ type: 'task.failed', taskId: id, data: { error: reason, attempt: 0, will_retry: false } });
+    }
+    return [...events, ...(await applySettlement(tx, planId))];
+  });
+}
+
+export { planOutcome };
+export type { TaskStatus };

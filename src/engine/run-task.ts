@@ -1,0 +1,112 @@
+import type { Deps } from '../deps.js';
+import type { ChatResponse } from '../core/llm.js';
+import { buildAgentMessages } from '../core/agent-prompt.js';
+import { AppError } from '../core/errors.js';
+import { publishEphemeral } from '../events/event-log.js';
+import { loadResults, type PlanRow, type TaskRow, type TaskOutput } from '../../db/repositories/execution-repository.js';
+import type { AgentConfig, SimOptions } from '../../db/schema.js';
+
+/** How often streamed text is forwarded as a `task.delta` event. */
+const DELTA_FLUSH_MS = 50;
+/** Token budget for the dependency results in a task's prompt. */
+const DEPENDENCY_TOKEN_BUDGET = 6000;
+
+export interface RunTaskInput {
+  plan: PlanRow;
+  task: TaskRow;
+  attempt: number;
+  signal: AbortSignal;
+  /** All tasks of the plan (for the dependencies' agent names). */
+  tasks: readonly TaskRow[];
+}
+
+/**
+ * Runs one task with its agent: builds the prompt from the task, its
+ * dependencies' results (read from PostgreSQL, never carried in job data),
+ * messages other agents left for it and project context, calls the model
+ * through the router, and streams deltas live.
+ */
+export async function runTask(deps: Deps, input: RunTaskInput): Promise<TaskOutput> {
+  const { plan, task, attempt, signal, tasks } = input;
+  const started = Date.now();
+  const agent = task.agentId
+    ? await deps.db.selectFrom('user_agents').select(['name', 'config', 'status']).where('id', '=', task.agentId).executeTakeFirst()
+    : undefined;
+  if (!agent) throw new AppError('AGENT_NOT_FOUND', 'unprocessable', `agent ${task.agentName} no longer exists`);
+  if (agent.status !== 'active') throw new AppError('AGENT_DISABLED', 'unprocessable', `agent ${task.agentName} is disabled`);
+  const cfg = agent.config as AgentConfig;
+
+  const [results, inbox] = await Promise.all([
+    loadResults(deps.db, plan.id, task.dependencies),
+    deps.db
+      .selectFrom('agent_messages')
+      .select(['from_agent', 'text'])
+      .where('plan_id', '=', plan.id)
+      .where('to_agent', '=', task.agentName)
+      .orderBy('id')
+      .execute(),
+  ]);
+  const messages = buildAgentMessages({
+    agent: { name: agent.name, role: cfg.role, systemPrompt: cfg.system_prompt },
+    task: { taskId: task.taskId, description: task.description },
+    request: plan.originalRequest,
+    dependencies: task.dependencies.map((d) => ({
+      taskId: d,
+      agentName: tasks.find((t) => t.taskId === d)?.agentName ?? '',
+      result: results.get(d) ?? '',
+    })),
+    inbox: inbox.map((m) => ({ from: m.from_agent, text: m.text })),
+    context: [],
+    dependencyTokenBudget: DEPENDENCY_TOKEN_BUDGET,
+  });
+
+  let pending = '';
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (!pending) return;
+    const text = pending;
+    pending = '';
+    void publishEphemeral(deps.redis, deps.prefix, plan.id, plan.sessionId, 'task.delta', task.taskId, { text });
+  };
+
+  let response: ChatResponse;
+  try {
+    response = await deps.llm.chat({
+      provider: cfg.provider,
+      model: cfg.model,
+      messages,
+      temperature: cfg.temperature,
+      maxOutputTokens: cfg.max_output_tokens,
+      signal,
+      sim: (task.sim ?? undefined) as SimOptions | undefined,
+      onDelta: (text) => {
+        pending += text;
+        timer ??= setTimeout(flush, DELTA_FLUSH_MS);
+      },
+      meta: {
+        purpose: 'task',
+        userId: plan.userId,
+        projectId: plan.projectId,
+        planId: plan.id,
+        taskRowId: task.id,
+        taskId: task.taskId,
+        agentId: task.agentId ?? undefined,
+        agentName: task.agentName,
+        attempt,
+      },
+    });
+  } finally {
+    if (timer) clearTimeout(timer);
+    flush();
+  }
+  return {
+    text: response.text,
+    costUsd: response.costUsd,
+    inputTokens: response.usage.inputTokens,
+    outputTokens: response.usage.outputTokens,
+    durationS: (Date.now() - started) / 1000,
+    provider: response.provider,
+    model: response.model,
+  };
+}

@@ -1,0 +1,188 @@
+import { setMaxListeners } from 'node:events';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Deps } from '../src/deps.js';
+import type { Engine } from '../src/engine/engine.js';
+import { QUEUE, taskJob, type TaskJob } from '../src/queues/catalog.js';
+import { isRetryable } from '../src/engine/retry.js';
+import { isTerminalTask } from '../src/core/dag-state.js';
+import { publishEvents } from '../src/events/event-log.js';
+import { outgoingGateIds } from '../src/engine/plan-flow.js';
+import { releaseGates } from '../src/engine/gate-release.js';
+import { runTask } from '../src/engine/run-task.js';
+import { PlanCancelledError } from '../src/engine/cancel-bus.js';
+import {
+  cancelRunningTask, claimTask, completeTask, extendLease, failTask, loadPlan, loadTasks, markQueued,
+  releaseClaim, releaseForRetry, type Changed, type TaskRow,
+} from '../db/repositories/execution-repository.js';
+
+/** How long a task that was not admitted waits before re-checking by itself. */
+const PARK_MS = 2_000;
+/** How many parked tasks of the user a finishing task promotes. */
+const PROMOTE = 2;
+
+export class ShutdownError extends Error {
+  constructor() {
+    super('worker shutting down');
+    this.name = 'ShutdownError';
+  }
+}
+class LeaseLostError extends Error {
+  constructor() {
+    super('task claim lost');
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface AgentProcessorState {
+  /** Set on shutdown: running tasks are aborted and handed to another worker. */
+  shutdownController: AbortController;
+}
+
+/**
+ * The processor of the `agents` queue: one task of one plan. See
+ * docs/architecture.md for the life of a task job.
+ */
+export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentProcessorState) {
+  const { db, redis, queues, config, logger } = deps;
+  const gates = queues.byName[QUEUE.gates];
+  const agents = queues.byName[QUEUE.agents];
+  const publish = (c: Changed) => publishEvents(redis, deps.prefix, c.events);
+
+  const release = async (planId: string, tasks: TaskRow[], from: string) =>
+    releaseGates(gates, outgoingGateIds(planId, tasks, from));
+
+  /** Moves the job back to delayed and tells BullMQ so (no attempt consumed). */
+  const delay = async (job: Job, token: string, ms: number): Promise<never> => {
+    await job.moveToDelayed(Date.now() + ms, token);
+    throw new DelayedError();
+  };
+
+  return async function processTask(job: Job<TaskJob>, token?: string): Promise<{ status: string }> {
+    const data = taskJob.parse(job.data);
+    const attempt = job.attemptsMade + 1;
+    const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+    const log = logger.child({ plan_id: data.planId, task_id: data.taskId, job_id: job.id, attempt });
+
+    const plan = await loadPlan(db, data.planId);
+    if (!plan) return { status: 'gone' };
+    const tasks = await loadTasks(db, data.planId);
+    const task = tasks.find((t) => t.taskId === data.taskId);
+    if (!task) return { status: 'gone' };
+
+    // Already settled (a retry after a crash, a cancelled plan, a skipped task):
+    // make sure its dependents were released, and nothing else.
+    if (isTerminalTask(task.status) || plan.status !== 'executing') {
+      await release(plan.id, tasks, task.taskId);
+      return { status: task.status };
+    }
+
+    const status = new Map(tasks.map((t) => [t.taskId, t.status]));
+    if (task.dependencies.some((d) => !isTerminalTask(status.get(d) ?? 'completed'))) {
+      // Released before its dependencies settled (only after a rebuild race): re-check soon.
+      log.warn('task released before its dependencies settled');
+      return delay(job, token!, 500);
+    }
+    if (task.status === 'pending') {
+      // The settlement that should have queued it was lost; settle it now.
+      await publish(await markQueued(db, plan.id, task));
+    }
+
+    const slot = { userId: plan.userId, projectId: plan.projectId, member: job.id! };
+    const admitted = await engine.admission.acquire(slot, {
+      user: config.USER_MAX_RUNNING_TASKS,
+      project: plan.maxParallelTasks ?? config.DEFAULT_MAX_PARALLEL_TASKS,
+    });
+    if (!admitted) {
+      await engine.admission.park(slot);
+      return delay(job, token!, PARK_MS);
+    }
+
+    const controller = new AbortController();
+    const untrack = engine.cancelBus.track(plan.id, controller);
+    const onShutdown = () => controller.abort(new ShutdownError());
+    state.shutdownController.signal.addEventListener('abort', onShutdown);
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      const claimed = await claimTask(db, plan.id, task, token!, config.TASK_LEASE_MS, attempt);
+      if (!claimed.ok) {
+        // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
+        return await delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
+      }
+      await publish(claimed);
+      heartbeat = setInterval(() => {
+        void Promise.all([extendLease(db, task.id, token!, config.TASK_LEASE_MS), engine.admission.extend(slot)]).then(
+          ([held]) => {
+            if (!held) controller.abort(new LeaseLostError());
+          },
+          () => undefined,
+        );
+      }, Math.max(250, Math.floor(config.TASK_LEASE_MS / 3)));
+
+      try {
+        const out = await runTask(deps, { plan, task, tasks, attempt, signal: controller.signal });
+        const done = await completeTask(db, plan.id, task, token!, out);
+        if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
+        await publish(done);
+        await release(plan.id, tasks, task.taskId);
+        return { status: 'completed' };
+      } catch (err) {
+        const reason = controller.signal.aborted ? controller.signal.reason : undefined;
+        if (reason instanceof PlanCancelledError) {
+          await publish(await cancelRunningTask(db, plan.id, task, token!, 0));
+          await release(plan.id, tasks, task.taskId);
+          return { status: 'cancelled' };
+        }
+        if (reason instanceof ShutdownError) {
+          await releaseClaim(db, task.id, token!);
+          return await delay(job, token!, 0);
+        }
+        if (reason instanceof LeaseLostError) throw reason;
+        const message = err instanceof Error ? err.message : String(err);
+        if (isRetryable(err) && !lastAttempt) {
+          log.warn({ err: message }, 'task attempt failed, will retry');
+          await publish(await releaseForRetry(db, plan.id, task, token!, message, attempt, 0));
+          throw err;
+        }
+        log.warn({ err: message }, 'task failed');
+        await publish(await failTask(db, plan.id, task, token!, message, attempt, 0));
+        await release(plan.id, tasks, task.taskId);
+        return { status: 'failed' };
+      }
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      untrack();
+      state.shutdownController.signal.removeEventListener('abort', onShutdown);
+      const parked = await engine.admission.release(slot, PROMOTE).catch(() => [] as string[]);
+      await Promise.all(parked.map((id) => agents.getJob(id).then((j) => j?.promote()).catch(() => undefined)));
+    }
+  };
+}
+
+export interface AgentWorkerOptions {
+  /** Number of Worker instances in this process (see docs/architecture.md: fetch loop). */
+  instances: number;
+  concurrency: number;
+  connection: Redis;
+}
+
+/** The agent workers of one process and their shared shutdown signal. */
+export function createAgentWorkers(deps: Deps, engine: Engine, opts: AgentWorkerOptions) {
+  const state: AgentProcessorState = { shutdownController: new AbortController() };
+  // One listener per running task: as many as the process has slots.
+  setMaxListeners(0, state.shutdownController.signal);
+  const processor = createAgentProcessor(deps, engine, state);
+  const workers = Array.from({ length: opts.instances }, () =>
+    new Worker(QUEUE.agents, processor, {
+      connection: opts.connection,
+      prefix: deps.prefix,
+      concurrency: opts.concurrency,
+      lockDuration: deps.config.TASK_LEASE_MS,
+      stalledInterval: Math.max(500, Math.floor(deps.config.TASK_LEASE_MS / 2)),
+      maxStalledCount: 3,
+      autorun: true,
+    }),
+  );
+  for (const w of workers) w.on('error', (err) => deps.logger.warn({ err: err.message }, 'agent worker error'));
+  return { workers, state };
+}

@@ -1,0 +1,88 @@
+import { Worker } from 'bullmq';
+import type { Deps } from '../src/deps.js';
+import { createRedis } from '../src/redis.js';
+import { QUEUE, type QueueName } from '../src/queues/catalog.js';
+import { createEngine, type Engine } from '../src/engine/engine.js';
+import { createReconciler } from '../src/engine/reconciler.js';
+import { createAgentWorkers } from './agent-worker.js';
+import { createGateProcessor } from './gate-worker.js';
+import { createFinalizeProcessor } from './finalize-worker.js';
+
+export interface WorkersOptions {
+  /** Queues this process consumes (default: all). */
+  queues?: QueueName[];
+  /** Agent Worker instances in this process; each has `concurrency` slots. */
+  agentInstances?: number;
+  /** Whether this process runs the reconciler (default true). */
+  reconcile?: boolean;
+  /** Decides what happens to a `created` plan (approval or start). */
+  dispatch?: (engine: Engine, planId: string) => Promise<void>;
+}
+
+export interface WorkerSet {
+  engine: Engine;
+  workers: Worker[];
+  reconcileOnce(): Promise<unknown>;
+  /** Stops taking jobs, lets running tasks finish until the deadline, then hands them back. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Default dispatch before approvals exist in this process: start plans that need no approval. */
+async function startIfNoApproval(deps: Deps, engine: Engine, planId: string): Promise<void> {
+  const plan = await deps.db.selectFrom('task_plans').select(['status', 'requires_approval']).where('id', '=', planId).executeTakeFirst();
+  if (plan?.status === 'created' && !plan.requires_approval) await engine.startExecution(planId, ['created']);
+}
+
+export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet {
+  const wanted = new Set<QueueName>(opts.queues ?? [QUEUE.agents, QUEUE.gates, QUEUE.finalize]);
+  const engine = createEngine(deps);
+  const dispatch = (planId: string) => (opts.dispatch ? opts.dispatch(engine, planId) : startIfNoApproval(deps, engine, planId));
+  // Workers share one command connection; each Worker opens its own blocking one.
+  const connection = createRedis(deps.config.REDIS_URL, 'codelab:workers');
+  connection.on('error', () => undefined);
+  const common = { connection, prefix: deps.prefix };
+  const workers: Worker[] = [];
+  let agentState: { shutdownController: AbortController } | undefined;
+
+  if (wanted.has(QUEUE.agents)) {
+    const a = createAgentWorkers(deps, engine, {
+      connection,
+      instances: opts.agentInstances ?? deps.config.AGENT_WORKER_INSTANCES,
+      concurrency: deps.config.WORKER_CONCURRENCY,
+    });
+    workers.push(...a.workers);
+    agentState = a.state;
+  }
+  if (wanted.has(QUEUE.gates)) {
+    workers.push(new Worker(QUEUE.gates, createGateProcessor(deps), { ...common, concurrency: 16 }));
+  }
+  if (wanted.has(QUEUE.finalize)) {
+    workers.push(new Worker(QUEUE.finalize, createFinalizeProcessor(deps), { ...common, concurrency: 16 }));
+  }
+  for (const w of workers) w.on('error', (err) => deps.logger.warn({ queue: w.name, err: err.message }, 'worker error'));
+
+  const reconciler = createReconciler(deps, engine, { graceMs: Math.min(10_000, deps.config.RECONCILE_INTERVAL_MS), dispatch });
+  if (opts.reconcile !== false) reconciler.start(deps.config.RECONCILE_INTERVAL_MS);
+
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    workers,
+    reconcileOnce: () => reconciler.reconcileOnce(),
+    close() {
+      closing ??= (async () => {
+        await reconciler.stop();
+        const drained = Promise.allSettled(workers.map((w) => w.close()));
+        const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), deps.config.SHUTDOWN_TIMEOUT_MS).unref());
+        if ((await Promise.race([drained, deadline])) === 'timeout') {
+          deps.logger.warn('shutdown deadline reached: handing running tasks back to the queue');
+          agentState?.shutdownController.abort();
+          await drained;
+        }
+        await engine.close();
+        await connection.quit().catch(() => connection.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
