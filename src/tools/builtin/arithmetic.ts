@@ -20,9 +20,13 @@ export type Expr =
 export const MAX_EXPRESSION_LENGTH = 1000;
 const MAX_DEPTH = 100;
 
-const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
+// Maps, not object literals: a name like `constructor` must not find Object.prototype.
+const CONSTANTS = new Map<string, number>([
+  ['pi', Math.PI],
+  ['e', Math.E],
+]);
 
-const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...a: number[]) => number }> = {
+const FUNCTIONS = new Map<string, { arity: [number, number]; fn: (...a: number[]) => number }>(Object.entries({
   sqrt: { arity: [1, 1], fn: Math.sqrt },
   abs: { arity: [1, 1], fn: Math.abs },
   min: { arity: [1, 100], fn: Math.min },
@@ -36,7 +40,7 @@ const FUNCTIONS: Record<string, { arity: [number, number]; fn: (...a: number[]) 
   sin: { arity: [1, 1], fn: Math.sin },
   cos: { arity: [1, 1], fn: Math.cos },
   tan: { arity: [1, 1], fn: Math.tan },
-};
+}));
 
 const calcError = (message: string, details?: unknown) =>
   new AppError('CALCULATOR_ERROR', 'invalid_request', message, { details });
@@ -156,7 +160,7 @@ export function parseExpression(src: string): Expr {
     if (t.kind === 'name') {
       at++;
       if (isOp('(')) {
-        const fn = FUNCTIONS[t.value];
+        const fn = FUNCTIONS.get(t.value);
         if (!fn) throw calcError(`unknown function '${t.value}'`);
         at++;
         const args = [expr()];
@@ -171,7 +175,7 @@ export function parseExpression(src: string): Expr {
         }
         return { type: 'call', name: t.value, args };
       }
-      if (!(t.value in CONSTANTS)) throw calcError(`unknown identifier '${t.value}'`);
+      if (!CONSTANTS.has(t.value)) throw calcError(`unknown identifier '${t.value}'`);
       return { type: 'const', name: t.value };
     }
     if (t.value === '(') {
@@ -203,12 +207,12 @@ export function evaluateExpression(node: Expr): number {
     case 'num':
       return finite(node.value, 'number');
     case 'const':
-      return CONSTANTS[node.name]!;
+      return CONSTANTS.get(node.name)!;
     case 'neg':
       return -evaluateExpression(node.arg);
     case 'call': {
       const args = node.args.map(evaluateExpression);
-      return finite(FUNCTIONS[node.name]!.fn(...args), `${node.name}(…)`);
+      return finite(FUNCTIONS.get(node.name)!.fn(...args), `${node.name}(…)`);
     }
     case 'bin': {
       const a = evaluateExpression(node.left);

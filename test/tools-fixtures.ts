@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { ChatRequest, ChatResponse, LlmClient, ToolCall } from '../src/core/llm.js';
+import type { ToolContext } from '../src/tools/tool.js';
+
+/** Fixtures shared by the tools test files (not a test file itself). */
+
+export interface Owner {
+  userId: string;
+  projectId: string;
+}
+
+export async function seedProject(db: Kysely<Database>, userId?: string): Promise<Owner> {
+  const uid =
+    userId ??
+    (await db.insertInto('users').values({ subject: `sub-${randomUUID()}` }).returning('id').executeTakeFirstOrThrow()).id;
+  const project = await db
+    .insertInto('user_projects')
+    .values({ user_id: uid, name: 'p', settings: '{}' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { userId: uid, projectId: project.id };
+}
+
+export async function seedPlan(db: Kysely<Database>, owner: Owner): Promise<string> {
+  const session = await db
+    .insertInto('chat_sessions')
+    .values({ user_id: owner.userId, project_id: owner.projectId, topic: null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const plan = await db
+    .insertInto('task_plans')
+    .values({
+      user_id: owner.userId,
+      project_id: owner.projectId,
+      session_id: session.id,
+      original_request: 'r',
+      status: 'executing',
+      critical_path: '[]',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return plan.id;
+}
+
+export function toolContext(db: Kysely<Database>, owner: Owner, extra: Partial<ToolContext> = {}): ToolContext {
+  return {
+    userId: owner.userId,
+    projectId: owner.projectId,
+    planId: randomUUID(),
+    taskId: 't1',
+    agentName: 'researcher',
+    signal: new AbortController().signal,
+    db,
+    ...extra,
+  };
+}
+
+/** One scripted model turn: tool calls to make, or a text answer. */
+export type Turn = { calls: Array<Omit<ToolCall, 'id'>> } | { text: string };
+
+/**
+ * A stand-in for the external model: returns scripted turns in order and
+ * keeps every request it received, so tests can read what the model was shown.
+ */
+export class ScriptedLlm implements LlmClient {
+  readonly requests: ChatRequest[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly turns: Turn[],
+    private readonly opts: { delayMs?: number; repeatLast?: boolean } = {},
+  ) {}
+
+  async chat(req: ChatRequest): Promise<ChatResponse> {
+    this.requests.push(structuredClone({ ...req, signal: undefined, onDelta: undefined }));
+    if (this.opts.delayMs) await abortableDelay(this.opts.delayMs, req.signal);
+    const index = this.opts.repeatLast ? Math.min(this.next, this.turns.length - 1) : this.next;
+    const turn = this.turns[index];
+    if (!turn) throw new Error(`scripted model has no turn ${this.next + 1}`);
+    this.next++;
+    const toolCalls = 'calls' in turn ? turn.calls.map((c, i) => ({ id: `call_${this.next}_${i}`, ...c })) : [];
+    return {
+      text: 'text' in turn ? turn.text : '',
+      toolCalls,
+      usage: { inputTokens: 10, outputTokens: 5 },
+      costUsd: 0.001,
+      provider: 'scripted',
+      model: 'scripted-1',
+      latencyMs: this.opts.delayMs ?? 0,
+      finishReason: toolCalls.length > 0 ? 'tool_calls' : 'stop',
+    };
+  }
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
