@@ -7,6 +7,8 @@ import { createLlmRouter } from '../src/llm/router.js';
 import { createSimulatedProvider } from '../src/llm/simulated-provider.js';
 import { MAX_SIM_TASKS, simulatedPlan } from '../src/llm/simulated-plan.js';
 import { countMessagesTokens } from '../src/llm/tokens.js';
+import { parsePlanText } from '../src/core/plan/parse.js';
+import { validatePlan } from '../src/core/plan/validate.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
 
 const sim = createSimulatedProvider({ latencyMs: 5 });
@@ -89,6 +91,18 @@ describe('simulated provider: planning', () => {
     const b = await sim.chat(planReq(request));
     expect(a.text).toBe(b.text);
     assertValidPlan(JSON.parse(a.text));
+  });
+
+  it("produces plans the planner's own parser and validator accept", async () => {
+    for (const request of [
+      'Compare Postgres, MySQL and SQLite, then write a summary and review it for risks.',
+      'Calculate the monthly budget; research cheaper hosting; implement a cost report script.',
+      'hello',
+    ]) {
+      const parsed = parsePlanText((await sim.chat(planReq(request))).text);
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) expect(validatePlan(parsed.plan, { activeAgents: AGENTS.map((a) => a.name), maxTasks: 50 })).toEqual([]);
+    }
   });
 
   it('caps long requests at six tasks', () => {
