@@ -71,6 +71,15 @@ describe('simulated provider: planning', () => {
     expect(res.toolCalls).toEqual([]);
   });
 
+  it('scripts a repair conversation with several ```plan blocks, one per round', async () => {
+    const request = 'Go.\n```plan\n{"tasks":"bad"}\n```\n```plan\n{"tasks":[]}\n```';
+    const first = await sim.chat(planReq(request));
+    expect(first.text).toBe('{"tasks":"bad"}');
+    const repair = planReq(request);
+    repair.messages = [...repair.messages, { role: 'assistant', content: first.text }, { role: 'user', content: 'Fix it.' }];
+    expect((await sim.chat(repair)).text).toBe('{"tasks":[]}');
+  });
+
   it('returns broken JSON in a ```plan block unchanged (the planner validates)', async () => {
     const res = await sim.chat(planReq('```plan\n{"tasks": [ oops\n```'));
     expect(res.text).toBe('{"tasks": [ oops');
