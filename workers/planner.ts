@@ -276,7 +276,7 @@ async function planWithModel(
       model: input.manager.config.model,
       messages,
       responseSchema: PLAN_JSON_SCHEMA,
-      temperature: 0,
+      temperature: input.manager.config.temperature,
       meta: { purpose: 'plan', ...input.meta, agentId: input.manager.id, agentName: input.manager.name },
       simContext: {
         request: input.request,
