@@ -55,7 +55,9 @@ export const FINAL_ANSWER_PROMPT =
  * When `maxSteps` model calls have been made or `maxMs` has elapsed and the
  * model still asks for tools, those calls are NOT executed: the loop makes one
  * last call without tools, with FINAL_ANSWER_PROMPT appended, and returns that
- * response (so `steps` is at most `maxSteps + 1`).
+ * response (so `steps` is at most `maxSteps + 1`); any tool calls in it are
+ * dropped. The final call is made even when the time budget is what ran out:
+ * the model call itself is bounded by the LLM client's own timeout.
  *
  * An abort of `ctx.signal` (or `request.signal`) stops the loop between or
  * during calls and is rethrown as the signal's reason.
@@ -113,7 +115,8 @@ export async function runToolLoop(opts: RunToolLoopOptions): Promise<ToolLoopRes
     // The unexecuted calls have no results, so the assistant turn is kept as text only.
     if (response.text.trim() !== '') messages.push({ role: 'assistant', content: response.text });
     messages.push({ role: 'user', content: FINAL_ANSWER_PROMPT });
-    response = await ask(false);
+    // Tool calls in this answer were not offered and are never executed.
+    response = { ...(await ask(false)), toolCalls: [] };
   }
 
   return { response, steps, toolCalls, usage, costUsd, ...(exhausted ? { exhausted } : {}) };
