@@ -5,7 +5,7 @@ import { validateAgentConfig } from '../src/agents/agent-config.js';
 import { DEFAULT_PRICES, KNOWN_PROVIDERS } from '../src/llm/prices.js';
 import { TOOL_NAMES } from '../src/core/tool-names.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
-import { clientFor, signToken, type Client } from './helpers/http.js';
+import { clientFor, signToken, walkPages, type Client } from './helpers/http.js';
 
 let ctx: TestContext;
 let api: Client;
@@ -188,13 +188,7 @@ describe('agent validation', () => {
 describe('agent pagination', () => {
   it('walks every agent of the project exactly once', async () => {
     const all = await ctx.deps.db.selectFrom('user_agents').select('id').where('project_id', '=', projectId).execute();
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: Awaited<ReturnType<Client['get']>> = await api.get(`${agents()}?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...res.body.items.map((a: { id: string }) => a.id));
-      cursor = res.body.next_cursor;
-    } while (cursor);
+    const seen = (await walkPages<{ id: string }>(api, agents(), 4)).items.map((a) => a.id);
     expect(seen.length).toBe(all.length);
     expect(new Set(seen)).toEqual(new Set(all.map((a) => a.id)));
   });

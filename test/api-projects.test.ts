@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { STARTER_AGENT_NAMES } from '../src/agents/starter-pack.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
-import { clientFor, signToken, type Client } from './helpers/http.js';
+import { clientFor, signToken, walkPages, type Client } from './helpers/http.js';
 
 let ctx: TestContext;
 let app: ReturnType<typeof createApp>;
@@ -121,17 +121,8 @@ describe('project pagination', () => {
     const me = await newClient();
     const created: string[] = [];
     for (let i = 0; i < 7; i++) created.push((await me.post('/v1/projects', { name: `p${i}` })).body.id);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const res: Awaited<ReturnType<Client['get']>> = await me.get(`/v1/projects?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
-      expect(res.status).toBe(200);
-      expect(res.body.items.length).toBeLessThanOrEqual(3);
-      seen.push(...res.body.items.map((p: { id: string }) => p.id));
-      cursor = res.body.next_cursor;
-      pages++;
-    } while (cursor);
+    const { items, pages } = await walkPages<{ id: string }>(me, '/v1/projects', 3);
+    const seen = items.map((p) => p.id);
     expect(pages).toBe(3);
     expect(seen).toEqual([...created].reverse());
   });
@@ -145,13 +136,7 @@ describe('project pagination', () => {
       .values(Array.from({ length: 5 }, (_, i) => ({ user_id: user.id, name: `same${i}`, settings: '{}', created_at: at })))
       .returning('id')
       .execute();
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: Awaited<ReturnType<Client['get']>> = await me.get(`/v1/projects?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...res.body.items.map((p: { id: string }) => p.id));
-      cursor = res.body.next_cursor;
-    } while (cursor);
+    const seen = (await walkPages<{ id: string }>(me, '/v1/projects', 2)).items.map((p) => p.id);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.filter((id) => rows.some((r) => r.id === id)).length).toBe(5);
   });
@@ -164,13 +149,7 @@ describe('project pagination', () => {
     for (const [i, t] of times.entries()) {
       await ctx.deps.db.insertInto('user_projects').values({ user_id: user.id, name: `us${i}`, settings: '{}', created_at: t }).execute();
     }
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: Awaited<ReturnType<Client['get']>> = await me.get(`/v1/projects?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...res.body.items.map((p: { name: string }) => p.name));
-      cursor = res.body.next_cursor;
-    } while (cursor);
+    const seen = (await walkPages<{ name: string }>(me, '/v1/projects', 1)).items.map((p) => p.name);
     expect(seen).toEqual(['us3', 'us2', 'us1', 'us0']);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
-import { call, clientFor, signToken, type Client } from './helpers/http.js';
+import { call, clientFor, signToken, walkPages, type Client } from './helpers/http.js';
 
 let ctx: TestContext;
 let app: ReturnType<typeof createApp>;
@@ -74,13 +74,7 @@ describe('session messages', () => {
   it('pages through messages without duplicates or gaps', async () => {
     const s = await api.post(sessions(), {});
     const ids = await addMessages(s.body.id, 11);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: Awaited<ReturnType<Client['get']>> = await api.get(`${sessions()}/${s.body.id}/messages?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...res.body.items.map((m: { id: string }) => m.id));
-      cursor = res.body.next_cursor;
-    } while (cursor);
+    const seen = (await walkPages<{ id: string }>(api, `${sessions()}/${s.body.id}/messages`, 4)).items.map((m) => m.id);
     expect(seen).toEqual(ids);
   });
 

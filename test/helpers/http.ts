@@ -96,3 +96,22 @@ export function logSink(): { lines: string[]; write(s: string): void } {
   const lines: string[] = [];
   return { lines, write: (s: string) => void lines.push(s) };
 }
+
+/** Follows `next_cursor` to the end; returns every item and the number of pages. */
+export async function walkPages<T = any>(client: Client, path: string, limit: number): Promise<{ items: T[]; pages: number }> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const res: JsonResponse<{ items: T[]; next_cursor: string | null }> = await client.get(
+      `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    if (res.status !== 200) throw new Error(`page ${pages + 1} of ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.body.items.length > limit) throw new Error(`page ${pages + 1} has ${res.body.items.length} items, over the limit ${limit}`);
+    items.push(...res.body.items);
+    cursor = res.body.next_cursor;
+    pages++;
+  } while (cursor && pages < 1000);
+  return { items, pages };
+}
