@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
 import type { Engine } from '../src/engine/engine.js';
 import { QUEUE, taskJob, type TaskJob } from '../src/queues/catalog.js';
-import { isRetryable } from '../src/engine/retry.js';
+import { isRetryable, taskBackoff } from '../src/engine/retry.js';
 import { isTerminalTask } from '../src/core/dag-state.js';
 import { publishEvents } from '../src/events/event-log.js';
 import { outgoingGateIds } from '../src/engine/plan-flow.js';
@@ -142,7 +142,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
         if (isRetryable(err) && !lastAttempt) {
           log.warn({ err: message }, 'task attempt failed, will retry');
           await publish(await releaseForRetry(db, plan.id, task, token!, message, attempt, 0));
-          throw err;
+          throw err; // BullMQ schedules the retry with taskBackoff (a provider's Retry-After first)
         }
         log.warn({ err: message }, 'task failed');
         await publish(await failTask(db, plan.id, task, token!, message, attempt, 0));
@@ -181,6 +181,7 @@ export function createAgentWorkers(deps: Deps, engine: Engine, opts: AgentWorker
       stalledInterval: Math.max(500, Math.floor(deps.config.TASK_LEASE_MS / 2)),
       maxStalledCount: 3,
       autorun: true,
+      settings: { backoffStrategy: taskBackoff(deps.config.TASK_BACKOFF_MS) },
     }),
   );
   for (const w of workers) w.on('error', (err) => deps.logger.warn({ err: err.message }, 'agent worker error'));

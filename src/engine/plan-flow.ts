@@ -55,7 +55,7 @@ export function buildPlanFlow(ctx: FlowContext, tasks: readonly TaskNode[], opts
       opts: {
         jobId: jobId.task(ctx.planId, t.taskId),
         attempts: opts.taskAttempts,
-        backoff: { type: 'exponential', delay: opts.taskBackoffMs },
+        backoff: { type: 'task', delay: opts.taskBackoffMs },
         // A task job that BullMQ itself gives up on (stalled too often) must not
         // block the finaliser: it records the task as lost instead.
         ignoreDependencyOnFailure: true,
