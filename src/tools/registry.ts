@@ -57,6 +57,10 @@ function toSpec(tool: AnyTool): ToolSpec {
   return { name: tool.name, description: tool.description, parameters };
 }
 
+/**
+ * Builds the registry once per process. Names must be TOOL_NAMES and unique;
+ * each tool's JSON Schema is computed here, not per call.
+ */
 export function createToolRegistry(tools: readonly AnyTool[], opts: ToolRegistryOptions = {}): ToolRegistry {
   const defaultTimeoutMs = opts.timeoutMs ?? 30_000;
   const byName = new Map<string, { tool: AnyTool; spec: ToolSpec }>();
