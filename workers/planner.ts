@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import type { Deps } from '../src/deps.js';
 import type { AgentConfig, Database, ProjectSettings } from '../db/schema.js';
-import { AppError } from '../src/core/errors.js';
+import { AppError, serializeError } from '../src/core/errors.js';
 import type { ChatMessage, ChatResponse } from '../src/core/llm.js';
 import { appendEvents, publishEvents, type StoredEvent } from '../src/events/event-log.js';
 import { QUEUE, plannerJob } from '../src/queues/catalog.js';
@@ -70,6 +70,21 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
     const parsed = plannerJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid planner job payload: ${parsed.error.message}`);
     const { planId } = parsed.data;
+    try {
+      return await makePlan(planId, job);
+    } catch (err) {
+      // Out of attempts on an unexpected error: fail the plan rather than leave it `planning` forever.
+      if (!(err instanceof UnrecoverableError) && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        const e = serializeError(err);
+        await failPlan(deps, planId, e.code, `planning failed: ${e.message}`, 0).catch((failErr: unknown) =>
+          logger.error({ plan_id: planId, err: failErr }, 'could not mark the plan failed'),
+        );
+      }
+      throw err;
+    }
+  };
+
+  async function makePlan(planId: string, job: PlannerJobLike): Promise<PlannerOutcome> {
     const log = logger.child({ plan_id: planId, queue: QUEUE.planner });
 
     const plan = await db
@@ -239,7 +254,7 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
     }
     await opts.onPlanCreated(planId);
     return { outcome: 'created', planId, requiresApproval: approval.requiresApproval, llmCalls: planned.llmCalls, cacheHit: planned.cacheHit };
-  };
+  }
 }
 
 type PlanAttempt =
