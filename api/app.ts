@@ -38,7 +38,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     }),
   );
   app.use('/v1/*', authenticate(deps, { allowQueryToken: isEventStreamRequest }));
-  app.use('/v1/projects/:projectId', projectScope(deps.db));
+  // Hono's `/*` also matches `/v1/projects/{projectId}` itself: one mount covers both.
   app.use('/v1/projects/:projectId/*', projectScope(deps.db));
 
   app.route('/', healthRoutes(deps));

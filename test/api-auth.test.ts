@@ -164,7 +164,7 @@ describe('just-in-time provisioning', () => {
 
 describe('npm run token', () => {
   it('prints a token the API accepts', async () => {
-    const { stdout } = await promisify(execFile)('npx', ['tsx', 'bin/token.ts', '--sub', 'cli-user', '--role', 'admin', '--ttl', '600'], {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/token.ts', '--sub', 'cli-user', '--role', 'admin', '--ttl', '600'], {
       env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test' },
     });
     const token = stdout.trim();

@@ -71,6 +71,11 @@ describe('bad bodies', () => {
     expect(res.status).toBe(413);
   });
 
+  it('accepts application/json with a charset parameter', async () => {
+    const res = await call(app, 'POST', '/v1/projects', { token, raw: '{"name":"cs"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(res.status).toBe(201);
+  });
+
   it('answers a non-JSON content type with 415', async () => {
     const res = await call(app, 'POST', '/v1/projects', { token, raw: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(res.status).toBe(415);

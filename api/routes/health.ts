@@ -8,6 +8,9 @@ const CHECK_TIMEOUT_MS = 1_500;
 
 type Check = 'ok' | 'down' | 'disabled';
 
+/** Connected, or still making its first connection (a fresh process); not reconnecting or closed. */
+const LIVE_REDIS_STATES = new Set(['ready', 'connect', 'connecting', 'wait']);
+
 const healthSchema = z
   .object({
     status: z.enum(['ok', 'unavailable']),
@@ -43,8 +46,8 @@ export function healthRoutes(deps: Deps) {
     async (c) => {
       const [postgres, redisCheck, vector] = await Promise.all([
         probe(() => sql`SELECT 1`.execute(db)),
-        // A disconnected client would queue the PING until Redis returns: answer "down" at once instead.
-        redis.status === 'ready' ? probe(() => redis.ping()) : Promise.resolve<Check>('down'),
+        // A client that lost its connection would queue the PING until Redis returns: answer "down" at once.
+        LIVE_REDIS_STATES.has(redis.status) ? probe(() => redis.ping()) : Promise.resolve<Check>('down'),
         config.QDRANT_URL
           ? probe(async () => {
               const res = await fetch(new URL('/readyz', config.QDRANT_URL), { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
