@@ -109,6 +109,7 @@ describe('planner processor', () => {
     const p = await plan(planId);
     expect(p.status).toBe('failed');
     expect(p.error_code).toBe('PLAN_INVALID');
+    expect(p.llm_provider).toBe('simulated');
     expect(p.error).toContain('dependency cycle: t1 → t3 → t1');
     expect(p.total_actual_cost).toBeGreaterThan(0);
     expect(await tasks(planId)).toEqual([]);

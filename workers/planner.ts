@@ -146,12 +146,13 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
         if (isRetryableLlmError(err) && !lastAttempt) throw err;
         const code = err instanceof AppError ? err.code : 'PLANNING_ERROR';
         const message = `planning failed: ${err instanceof Error ? err.message : String(err)}`;
-        await failPlan(deps, planId, code, message, 0);
+        const provider = (err instanceof AppError ? (err.details as { provider?: unknown } | undefined)?.provider : undefined) as string | undefined;
+        await failPlan(deps, planId, code, message, 0, provider);
         throw new UnrecoverableError(message);
       }
       if (!result.ok) {
         const message = `no valid plan after ${result.llmCalls} attempts: ${result.issues.map((i) => i.message).join('; ')}`;
-        await failPlan(deps, planId, 'PLAN_INVALID', message, result.costUsd);
+        await failPlan(deps, planId, 'PLAN_INVALID', message, result.costUsd, result.provider);
         throw new UnrecoverableError(message);
       }
       planned = { ...result, cacheHit: false };
@@ -177,7 +178,7 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
       });
     } catch (err) {
       if (!(err instanceof AppError) || !err.isUserError) throw err;
-      await failPlan(deps, planId, err.code, `planning failed: ${err.message}`, planned.costUsd);
+      await failPlan(deps, planId, err.code, `planning failed: ${err.message}`, planned.costUsd, planned.provider ?? undefined);
       throw new UnrecoverableError(err.message);
     }
     const approval = decideApproval({ totalCostUsd: estimate.totalCostUsd, threshold, tasks: estimate.tasks });
@@ -259,7 +260,7 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
 
 type PlanAttempt =
   | { ok: true; plan: ModelPlan; costUsd: number; provider: string; llmCalls: number }
-  | { ok: false; issues: PlanIssue[]; costUsd: number; llmCalls: number };
+  | { ok: false; issues: PlanIssue[]; costUsd: number; provider: string; llmCalls: number };
 
 /** The model's plan, repaired up to MAX_REPAIRS times by sending back what was wrong. */
 async function planWithModel(
@@ -285,6 +286,7 @@ async function planWithModel(
   });
   let costUsd = 0;
   let issues: PlanIssue[] = [];
+  let provider = input.manager.config.provider;
   for (let call = 1; call <= 1 + MAX_REPAIRS; call++) {
     const res: ChatResponse = await deps.llm.chat({
       provider: input.manager.config.provider,
@@ -299,13 +301,14 @@ async function planWithModel(
       },
     });
     costUsd += res.costUsd;
+    provider = res.provider;
     const parsed = parsePlanText(res.text);
     issues = parsed.ok ? validatePlan(parsed.plan, input.validateOpts) : parsed.issues;
     if (parsed.ok && issues.length === 0) return { ok: true, plan: parsed.plan, costUsd, provider: res.provider, llmCalls: call };
     deps.logger.debug({ plan_id: input.meta.planId, call, issues }, 'planner answer rejected');
     messages = buildRepairMessages(messages, res.text, issues);
   }
-  return { ok: false, issues, costUsd, llmCalls: 1 + MAX_REPAIRS };
+  return { ok: false, issues, costUsd, provider, llmCalls: 1 + MAX_REPAIRS };
 }
 
 async function lookupCache(
@@ -329,7 +332,15 @@ async function lookupCache(
 }
 
 /** `planning` → `failed` (guarded), with the reason and the `plan.failed` event. */
-async function failPlan(deps: Deps, planId: string, code: string, message: string, costUsd: number): Promise<void> {
+async function failPlan(
+  deps: Deps,
+  planId: string,
+  code: string,
+  message: string,
+  costUsd: number,
+  /** The provider that planned (or failed to), so simulated plans say so. */
+  provider?: string,
+): Promise<void> {
   const events = await deps.db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('task_plans')
@@ -339,6 +350,7 @@ async function failPlan(deps: Deps, planId: string, code: string, message: strin
         error_code: code.slice(0, 64),
         total_actual_cost: sql<number>`total_actual_cost + ${costUsd}`,
         completed_at: new Date(),
+        ...(provider ? { llm_provider: provider.slice(0, 32) } : {}),
       })
       .where('id', '=', planId)
       .where('status', '=', 'planning')
