@@ -19,6 +19,25 @@ export interface PostgresVectorStoreOptions {
    * bench/vector-search.ts; 0 means exact search (every row rescored).
    */
   candidates?: number;
+  /**
+   * Where candidates are rescored: `client` reads them with array_send (binary
+   * float4, no text parsing) and computes the dot products here; `sql` does it
+   * with unnest in PostgreSQL. See bench/vector-search.ts for the measurement.
+   */
+  rescore?: 'client' | 'sql';
+}
+
+/** Reads array_send's binary form of a one-dimensional real[] (no NULLs). */
+function dotWithArraySend(buf: Buffer, q: number[]): number {
+  // Header: ndim, has-null flag, element oid, then (length, lower bound) of the one dimension.
+  const n = buf.readInt32BE(12);
+  let off = 20;
+  let dot = 0;
+  for (let i = 0; i < n; i++) {
+    dot += buf.readFloatBE(off + 4) * q[i]!;
+    off += 8;
+  }
+  return dot;
 }
 
 const UPSERT_BATCH = 500;
@@ -31,6 +50,7 @@ const UPSERT_BATCH = 500;
 export function createPostgresVectorStore(opts: PostgresVectorStoreOptions): VectorStore {
   const { db } = opts;
   const candidates = opts.candidates ?? 400;
+  const rescore = opts.rescore ?? 'sql';
   const dimsOf = new Map<string, number>();
 
   async function dims(collection: string): Promise<number> {
@@ -116,6 +136,22 @@ export function createPostgresVectorStore(opts: PostgresVectorStoreOptions): Vec
         sql`(SELECT sum(a * b)::float8 FROM unnest(${sql.ref(`${alias}.embedding`)}, ${q}::real[]) AS t(a, b))`;
       const floor = minScore === undefined ? sql`` : sql`WHERE score >= ${minScore}`;
       const n = candidates === 0 ? 0 : Math.max(candidates, limit * 4);
+      if (n > 0 && rescore === 'client') {
+        // The ranking runs in its own CTE: a select-list array_send next to ORDER BY … LIMIT
+        // would be evaluated (and the embedding detoasted) for every row before the sort.
+        const rows = await sql<{ id: string; payload: VectorPayload; emb: Buffer }>`
+          WITH c AS MATERIALIZED (
+            SELECT id FROM vectors WHERE ${scope}
+            ORDER BY bit_count(sketch # ${sketchBits(q)}::bit(${sql.lit(SKETCH_BITS)})) LIMIT ${n}
+          )
+          SELECT v.id, v.payload, array_send(v.embedding) AS emb
+          FROM c JOIN vectors v ON v.collection = ${collection} AND v.id = c.id`.execute(db);
+        return rows.rows
+          .map((r) => ({ id: r.id, score: dotWithArraySend(r.emb, q), payload: r.payload }))
+          .filter((h) => minScore === undefined || h.score >= minScore)
+          .sort((a, b) => b.score - a.score)
+          .slice(0, limit);
+      }
       const result =
         n === 0
           ? await sql<{ id: string; score: number; payload: VectorPayload }>`
@@ -123,7 +159,7 @@ export function createPostgresVectorStore(opts: PostgresVectorStoreOptions): Vec
                 SELECT v.id, v.payload, ${score('v')} AS score FROM vectors v WHERE ${scope}
               ) s ${floor} ORDER BY score DESC LIMIT ${limit}`.execute(db)
           : await sql<{ id: string; score: number; payload: VectorPayload }>`
-              WITH c AS (
+              WITH c AS MATERIALIZED (
                 SELECT id FROM vectors WHERE ${scope}
                 ORDER BY bit_count(sketch # ${sketchBits(q)}::bit(${sql.lit(SKETCH_BITS)})) LIMIT ${n}
               )
