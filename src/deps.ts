@@ -8,6 +8,7 @@ import { createRedis } from './redis.js';
 import { createQueues, type Queues } from './queues/queues.js';
 import type { LlmClient } from './core/llm.js';
 import { createLlmClient } from './llm/index.js';
+import { publishEvents, type StoredEvent } from './events/event-log.js';
 
 /** Everything a process needs, built once by `createDeps` and passed down. */
 export interface Deps {
@@ -20,12 +21,19 @@ export interface Deps {
   llm: LlmClient;
   /** Key/channel namespace of this deployment (the BullMQ prefix). */
   prefix: string;
+  /**
+   * Publishes committed events for the live tail (Redis pub/sub) and hands
+   * them to this process's observers (metrics). Never throws.
+   */
+  publish(events: StoredEvent[]): Promise<void>;
   /** Idempotent: every step runs even if one fails. */
   close(): Promise<void>;
 }
 
 export interface DepsOptions {
   logger?: Logger;
+  /** Called with every batch of events this process publishes (e.g. metrics). */
+  onEvents?: Array<(events: StoredEvent[]) => void>;
   /** Name shown in Redis CLIENT LIST and PostgreSQL's application_name. */
   role?: string;
 }
@@ -63,5 +71,18 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
     return closing;
   };
 
-  return { config, logger, db, redis, queues, llm, prefix: config.QUEUE_PREFIX, close };
+  const observers = opts.onEvents ?? [];
+  const publish = async (events: StoredEvent[]) => {
+    if (events.length === 0) return;
+    for (const o of observers) {
+      try {
+        o(events);
+      } catch (err) {
+        logger.warn({ err }, 'event observer failed');
+      }
+    }
+    await publishEvents(redis, config.QUEUE_PREFIX, events);
+  };
+
+  return { config, logger, db, redis, queues, llm, prefix: config.QUEUE_PREFIX, publish, close };
 }

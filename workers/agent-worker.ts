@@ -6,7 +6,6 @@ import type { Engine } from '../src/engine/engine.js';
 import { QUEUE, taskJob, type TaskJob } from '../src/queues/catalog.js';
 import { isRetryable, taskBackoff } from '../src/engine/retry.js';
 import { isTerminalTask } from '../src/core/dag-state.js';
-import { publishEvents } from '../src/events/event-log.js';
 import { outgoingGateIds } from '../src/engine/plan-flow.js';
 import { releaseGates } from '../src/engine/gate-release.js';
 import { runTask } from '../src/engine/run-task.js';
@@ -47,7 +46,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
   const { db, redis, queues, config, logger } = deps;
   const gates = queues.byName[QUEUE.gates];
   const agents = queues.byName[QUEUE.agents];
-  const publish = (c: Changed) => publishEvents(redis, deps.prefix, c.events);
+  const publish = (c: Changed) => deps.publish(c.events);
 
   const release = async (planId: string, tasks: TaskRow[], from: string) =>
     releaseGates(gates, outgoingGateIds(planId, tasks, from));
@@ -120,7 +119,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       }, Math.max(250, Math.floor(config.TASK_LEASE_MS / 3)));
 
       try {
-        const out = await runTask(deps, { plan, task, tasks, attempt, signal: controller.signal });
+        const out = await runTask(deps, engine, { plan, task, tasks, attempt, signal: controller.signal });
         const done = await completeTask(db, plan.id, task, token!, out);
         if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
         await publish(done);

@@ -3,7 +3,6 @@ import type { Deps } from '../src/deps.js';
 import { finalizeJob, type FinalizeJob } from '../src/queues/catalog.js';
 import { isTerminalTask, planOutcome } from '../src/core/dag-state.js';
 import { trimToBudget, CHARS_PER_TOKEN } from '../src/core/agent-prompt.js';
-import { publishEvents } from '../src/events/event-log.js';
 import { failLostTasks, finishPlan, loadPlan, loadTasks, loadResults } from '../db/repositories/execution-repository.js';
 import type { AgentConfig } from '../db/schema.js';
 import { isRetryable } from '../src/engine/retry.js';
@@ -26,7 +25,7 @@ export function createFinalizeProcessor(deps: Deps) {
     const lost = tasks.filter((t) => !isTerminalTask(t.status) && t.status !== 'pending').map((t) => t.taskId);
     if (lost.length) {
       // Every task job is done, yet these never settled: BullMQ gave up on their jobs.
-      await publishEvents(redis, deps.prefix, (await failLostTasks(db, planId, lost, 'the task was lost by the workers')).events);
+      await deps.publish((await failLostTasks(db, planId, lost, 'the task was lost by the workers')).events);
       tasks = await loadTasks(db, planId);
     }
     const outcome = planOutcome(tasks);
@@ -82,7 +81,7 @@ export function createFinalizeProcessor(deps: Deps) {
       }
     }
     const done = await finishPlan(db, planId, { outcome, summary });
-    await publishEvents(redis, deps.prefix, done.events);
+    await deps.publish(done.events);
     deps.logger.info({ plan_id: planId, outcome }, 'plan finished');
     return { status: outcome };
   };

@@ -2,7 +2,6 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Deps } from '../src/deps.js';
 import { QUEUE, gateJob, jobId, type GateJob } from '../src/queues/catalog.js';
 import { isTerminalTask } from '../src/core/dag-state.js';
-import { publishEvents } from '../src/events/event-log.js';
 import { failLostTasks, loadPlan, loadTasks } from '../db/repositories/execution-repository.js';
 
 /** Longest wait between two re-checks of a gate whose source is still open. */
@@ -30,7 +29,7 @@ export function createGateProcessor(deps: Deps) {
     const held = source.status === 'running' && source.leaseToken !== null && (source.leaseUntil?.getTime() ?? 0) > Date.now();
     if (!held && (!sourceJob || (await sourceJob.isFailed()))) {
       const changed = await failLostTasks(deps.db, planId, [from], 'the task was lost by the workers');
-      await publishEvents(deps.redis, deps.prefix, changed.events);
+      await deps.publish(changed.events);
       return { released: true };
     }
     // Back off with the gate's age: a long task's gates are looked at rarely.

@@ -1,12 +1,14 @@
 import { Worker } from 'bullmq';
 import type { Deps } from '../src/deps.js';
 import { createRedis } from '../src/redis.js';
-import { QUEUE, type QueueName } from '../src/queues/catalog.js';
+import { ALL_QUEUES, QUEUE, type QueueName } from '../src/queues/catalog.js';
 import { createEngine, type Engine } from '../src/engine/engine.js';
 import { createReconciler } from '../src/engine/reconciler.js';
 import { createAgentWorkers } from './agent-worker.js';
 import { createGateProcessor } from './gate-worker.js';
 import { createFinalizeProcessor } from './finalize-worker.js';
+import { createPlannerWorker } from './planner.js';
+import { createApprovalTimeoutProcessor } from './approval-worker.js';
 
 export interface WorkersOptions {
   /** Queues this process consumes (default: all). */
@@ -15,8 +17,6 @@ export interface WorkersOptions {
   agentInstances?: number;
   /** Whether this process runs the reconciler (default true). */
   reconcile?: boolean;
-  /** Decides what happens to a `created` plan (approval or start). */
-  dispatch?: (engine: Engine, planId: string) => Promise<void>;
 }
 
 export interface WorkerSet {
@@ -27,16 +27,10 @@ export interface WorkerSet {
   close(): Promise<void>;
 }
 
-/** Default dispatch before approvals exist in this process: start plans that need no approval. */
-async function startIfNoApproval(deps: Deps, engine: Engine, planId: string): Promise<void> {
-  const plan = await deps.db.selectFrom('task_plans').select(['status', 'requires_approval']).where('id', '=', planId).executeTakeFirst();
-  if (plan?.status === 'created' && !plan.requires_approval) await engine.startExecution(planId, ['created']);
-}
-
 export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet {
-  const wanted = new Set<QueueName>(opts.queues ?? [QUEUE.agents, QUEUE.gates, QUEUE.finalize]);
+  const wanted = new Set<QueueName>(opts.queues ?? ALL_QUEUES);
   const engine = createEngine(deps);
-  const dispatch = (planId: string) => (opts.dispatch ? opts.dispatch(engine, planId) : startIfNoApproval(deps, engine, planId));
+  const dispatch = (planId: string) => engine.dispatch(planId);
   // Workers share one command connection; each Worker opens its own blocking one.
   const connection = createRedis(deps.config.REDIS_URL, 'codelab:workers');
   connection.on('error', () => undefined);
@@ -52,6 +46,12 @@ export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet 
     });
     workers.push(...a.workers);
     agentState = a.state;
+  }
+  if (wanted.has(QUEUE.planner)) {
+    workers.push(createPlannerWorker(deps, { onPlanCreated: dispatch }));
+  }
+  if (wanted.has(QUEUE.approvals)) {
+    workers.push(new Worker(QUEUE.approvals, createApprovalTimeoutProcessor(deps), { ...common, concurrency: 16 }));
   }
   if (wanted.has(QUEUE.gates)) {
     workers.push(new Worker(QUEUE.gates, createGateProcessor(deps), { ...common, concurrency: 16 }));

@@ -4,7 +4,7 @@ import type { Deps } from '../src/deps.js';
 import type { AgentConfig, Database, ProjectSettings } from '../db/schema.js';
 import { AppError, serializeError } from '../src/core/errors.js';
 import type { ChatMessage, ChatResponse } from '../src/core/llm.js';
-import { appendEvents, publishEvents, type StoredEvent } from '../src/events/event-log.js';
+import { appendEvents, type StoredEvent } from '../src/events/event-log.js';
 import { QUEUE, plannerJob } from '../src/queues/catalog.js';
 import { createRedis } from '../src/redis.js';
 import { isRetryableLlmError } from '../src/llm/errors.js';
@@ -244,7 +244,7 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
       ]);
     });
     if (events === null) return { outcome: 'skipped', planId, status: 'changed while planning' };
-    await publishEvents(deps.redis, deps.prefix, events);
+    await deps.publish(events);
     log.info(
       { tasks: planned.plan.tasks.length, cost: estimate.totalCostUsd, requires_approval: approval.requiresApproval, cache_hit: planned.cacheHit },
       'plan created',
@@ -359,7 +359,7 @@ async function failPlan(
     if (!row) return [];
     return appendEvents(trx, planId, [{ type: 'plan.failed', data: { error: message, total_actual_cost: row.total_actual_cost } }]);
   });
-  await publishEvents(deps.redis, deps.prefix, events);
+  await deps.publish(events);
   deps.logger.warn({ plan_id: planId, code, error: message }, 'plan failed');
 }
 

@@ -158,15 +158,77 @@ async function inPlanTx(db: Db, planId: string, fn: (tx: Tx, status: PlanStatus 
  * created | pending_approval → executing. Root tasks become queued.
  * Returns ok=false when the plan was not in a startable state.
  */
-export async function startPlan(db: Db, planId: string, from: PlanStatus[] = ['created', 'pending_approval']): Promise<Changed> {
+export async function startPlan(
+  db: Db,
+  planId: string,
+  from: PlanStatus[] = ['created', 'pending_approval'],
+  approval?: { userId: string },
+): Promise<Changed> {
   return inPlanTx(db, planId, async (tx, status) => {
     if (!status || !from.includes(status)) return null;
     await tx
       .updateTable('task_plans')
-      .set({ status: 'executing', started_at: sql`now()` })
+      .set({
+        status: 'executing',
+        started_at: sql`now()`,
+        ...(approval ? { decided_by: approval.userId, decided_at: sql`now()` } : {}),
+      })
       .where('id', '=', planId)
       .execute();
-    return [{ type: 'plan.executing' }, ...(await applySettlement(tx, planId))];
+    const approved: NewEvent[] = approval ? [{ type: 'plan.approved' }] : [];
+    return [...approved, { type: 'plan.executing' }, ...(await applySettlement(tx, planId))];
+  });
+}
+
+/** created → pending_approval, with its expiry. */
+export async function requestApproval(db: Db, planId: string, timeoutS: number): Promise<Changed & { expiresAt?: Date }> {
+  let expiresAt: Date | undefined;
+  const changed = await inPlanTx(db, planId, async (tx, status) => {
+    if (status !== 'created') return null;
+    const row = await tx
+      .updateTable('task_plans')
+      .set({ status: 'pending_approval', approval_expires_at: sql`now() + ${`${timeoutS} seconds`}::interval` })
+      .where('id', '=', planId)
+      .returning(['approval_reason', 'approval_expires_at'])
+      .executeTakeFirstOrThrow();
+    expiresAt = row.approval_expires_at ?? undefined;
+    return [{ type: 'plan.pending_approval', data: { approval_reason: row.approval_reason, approval_expires_at: expiresAt?.toISOString() } }];
+  });
+  return { ...changed, expiresAt };
+}
+
+/**
+ * pending_approval → rejected (a user's decision) or expired (the timer; only
+ * once the expiry has passed). One of approve, reject and expire wins: the
+ * plan row is locked and the status checked in the same transaction.
+ */
+export async function closeApproval(
+  db: Db,
+  planId: string,
+  to: 'rejected' | 'expired',
+  opts: { userId?: string; reason?: string } = {},
+): Promise<Changed> {
+  return inPlanTx(db, planId, async (tx, status) => {
+    if (status !== 'pending_approval') return null;
+    let q = tx
+      .updateTable('task_plans')
+      .set({
+        status: to,
+        completed_at: sql`now()`,
+        decision_reason: opts.reason ?? null,
+        ...(opts.userId ? { decided_by: opts.userId, decided_at: sql`now()` } : {}),
+      })
+      .where('id', '=', planId);
+    if (to === 'expired') q = q.where('approval_expires_at', '<=', sql<Date>`now()`);
+    const r = await q.executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'cancelled', completed_at: sql`now()` })
+      .where('plan_id', '=', planId)
+      .where('status', 'in', ['pending', 'queued'])
+      .execute();
+    return [{ type: `plan.${to}`, data: opts.reason ? { reason: opts.reason } : {} }];
   });
 }
 

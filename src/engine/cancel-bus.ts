@@ -1,19 +1,20 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Cancellation across processes: `cancel(planId)` publishes on one channel,
- * every worker process aborts the AbortControllers of that plan's running
- * tasks. The plan's status in PostgreSQL is the truth; this only makes the
- * abort prompt.
+ * Cancellation across processes: plan control publishes the plan id on one
+ * channel; every worker process aborts the AbortControllers of that plan's
+ * running tasks. The plan's status in PostgreSQL is the truth; this only
+ * makes the abort prompt.
  */
 export interface CancelBus {
   /** Registers a running task; the returned function unregisters it. */
   track(planId: string, controller: AbortController): () => void;
-  publish(planId: string): Promise<void>;
   /** Aborts the plan's tasks tracked in this process. */
   abortLocal(planId: string): void;
   close(): Promise<void>;
 }
+
+export const cancelChannel = (prefix: string) => `${prefix}:cancel`;
 
 export class PlanCancelledError extends Error {
   constructor(readonly planId: string) {
@@ -22,8 +23,8 @@ export class PlanCancelledError extends Error {
   }
 }
 
-export function createCancelBus(publisher: Redis, subscriber: Redis, prefix: string): CancelBus {
-  const channel = `${prefix}:cancel`;
+export function createCancelBus(subscriber: Redis, prefix: string): CancelBus {
+  const channel = cancelChannel(prefix);
   const running = new Map<string, Set<AbortController>>();
   const abortLocal = (planId: string) => {
     for (const c of running.get(planId) ?? []) c.abort(new PlanCancelledError(planId));
@@ -42,10 +43,6 @@ export function createCancelBus(publisher: Redis, subscriber: Redis, prefix: str
         set.delete(controller);
         if (set.size === 0) running.delete(planId);
       };
-    },
-    async publish(planId) {
-      abortLocal(planId);
-      await publisher.publish(channel, planId);
     },
     abortLocal,
     close() {

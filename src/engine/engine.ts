@@ -1,77 +1,35 @@
 import type { Deps } from '../deps.js';
 import { createRedis } from '../redis.js';
-import { publishEvents } from '../events/event-log.js';
-import { QUEUE, jobId } from '../queues/catalog.js';
-import { cancelPlan, loadPlan, loadTasks, startPlan } from '../../db/repositories/execution-repository.js';
-import { buildPlanFlow, type FlowOptions } from './plan-flow.js';
 import { createAdmission, type Admission } from './admission.js';
 import { createCancelBus, type CancelBus } from './cancel-bus.js';
-import type { PlanStatus } from '../../db/schema.js';
+import { createPlanControl, type PlanControl } from './plan-control.js';
+import { createToolRegistry, defaultTools, type ToolRegistry } from '../tools/registry.js';
+import { createSqlAgentBus, type AgentBus } from '../tools/agent-bus.js';
+import { createSqlProjectMemory } from '../tools/sql-project-memory.js';
+import type { ProjectMemoryPort } from '../tools/project-memory.js';
 
-/** What starts, cancels and tracks plan executions in one process. */
-export interface Engine {
+/** What a worker process needs to run plans: plan control plus admission, cancellation, tools. */
+export interface Engine extends PlanControl {
   admission: Admission;
   cancelBus: CancelBus;
-  flowOptions: FlowOptions;
-  /**
-   * created | pending_approval → executing, then adds the plan's flow.
-   * False when the plan was not startable (already started, cancelled…).
-   */
-  startExecution(planId: string, from?: PlanStatus[]): Promise<boolean>;
-  /** Adds the flow of the plan's open tasks (first start and rebuilds). */
-  addFlow(planId: string): Promise<void>;
-  /** Cancels a non-terminal plan; false when it was already terminal. */
-  cancel(planId: string): Promise<boolean>;
+  /** The agents' tools, shared by every task of the process. */
+  tools: ToolRegistry;
+  bus: AgentBus;
+  memory: ProjectMemoryPort;
   close(): Promise<void>;
 }
 
-export function createEngine(deps: Deps): Engine {
-  const { db, redis, queues, config } = deps;
-  const subscriber = createRedis(config.REDIS_URL, 'codelab:cancel-sub');
+export function createEngine(deps: Deps, opts: { memory?: ProjectMemoryPort } = {}): Engine {
+  const subscriber = createRedis(deps.config.REDIS_URL, 'codelab:cancel-sub');
   subscriber.on('error', () => undefined);
-  const cancelBus = createCancelBus(redis, subscriber, deps.prefix);
-  const admission = createAdmission(redis, deps.prefix, config.TASK_LEASE_MS);
-  const flowOptions: FlowOptions = {
-    taskAttempts: config.TASK_ATTEMPTS,
-    taskBackoffMs: config.TASK_BACKOFF_MS,
-    gateRecheckMs: config.GATE_RECHECK_MS,
-  };
-
-  const addFlow = async (planId: string) => {
-    const plan = await loadPlan(db, planId);
-    if (!plan || plan.status !== 'executing') return;
-    const tasks = await loadTasks(db, planId);
-    await queues.flows.add(buildPlanFlow({ planId, userId: plan.userId, projectId: plan.projectId }, tasks, flowOptions));
-  };
-
+  const cancelBus = createCancelBus(subscriber, deps.prefix);
   return {
-    admission,
+    ...createPlanControl(deps),
+    admission: createAdmission(deps.redis, deps.prefix, deps.config.TASK_LEASE_MS),
     cancelBus,
-    flowOptions,
-    addFlow,
-    async startExecution(planId, from) {
-      const changed = await startPlan(db, planId, from);
-      if (!changed.ok) return false;
-      await publishEvents(redis, deps.prefix, changed.events);
-      await addFlow(planId);
-      deps.logger.info({ plan_id: planId }, 'plan executing');
-      return true;
-    },
-    async cancel(planId) {
-      const changed = await cancelPlan(db, planId);
-      if (!changed.ok) return false;
-      await publishEvents(redis, deps.prefix, changed.events);
-      await cancelBus.publish(planId);
-      // Jobs not yet started go now (with their gates); running ones end by abort.
-      const tasks = await loadTasks(db, planId);
-      await Promise.all([
-        ...tasks.map((t) => queues.byName[QUEUE.agents].remove(jobId.task(planId, t.taskId), { removeChildren: true }).catch(() => 0)),
-        queues.byName[QUEUE.planner].remove(jobId.planner(planId)).catch(() => 0),
-        queues.byName[QUEUE.approvals].remove(jobId.approvalTimeout(planId)).catch(() => 0),
-      ]);
-      deps.logger.info({ plan_id: planId }, 'plan cancelled');
-      return true;
-    },
+    tools: createToolRegistry(defaultTools()),
+    bus: createSqlAgentBus(deps.db),
+    memory: opts.memory ?? createSqlProjectMemory(deps.db),
     close: () => cancelBus.close(),
   };
 }

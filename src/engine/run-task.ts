@@ -1,10 +1,18 @@
 import type { Deps } from '../deps.js';
-import type { ChatResponse } from '../core/llm.js';
+import type { ChatRequest, ChatResponse } from '../core/llm.js';
 import { buildAgentMessages } from '../core/agent-prompt.js';
 import { AppError } from '../core/errors.js';
 import { publishEphemeral } from '../events/event-log.js';
 import { loadResults, type PlanRow, type TaskRow, type TaskOutput } from '../../db/repositories/execution-repository.js';
 import type { AgentConfig, SimOptions } from '../../db/schema.js';
+import type { Engine } from './engine.js';
+import { appendEvents, type NewEvent } from '../events/event-log.js';
+import { runToolLoop } from '../tools/tool-loop.js';
+import { httpFetchPolicyFromConfig } from '../tools/builtin/http-fetch.js';
+
+/** Bounds of one task's tool-call loop. */
+const MAX_TOOL_STEPS = 8;
+const MAX_TOOL_MS = 120_000;
 
 /** How often streamed text is forwarded as a `task.delta` event. */
 const DELTA_FLUSH_MS = 50;
@@ -26,7 +34,13 @@ export interface RunTaskInput {
  * messages other agents left for it and project context, calls the model
  * through the router, and streams deltas live.
  */
-export async function runTask(deps: Deps, input: RunTaskInput): Promise<TaskOutput> {
+/** Appends events of a running task outside a state change (tool calls, agent messages). */
+async function emit(deps: Deps, planId: string, events: NewEvent[]): Promise<void> {
+  const stored = await deps.db.transaction().execute((tx) => appendEvents(tx, planId, events));
+  await deps.publish(stored);
+}
+
+export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): Promise<TaskOutput> {
   const { plan, task, attempt, signal, tasks } = input;
   const started = Date.now();
   const agent = task.agentId
@@ -71,8 +85,11 @@ export async function runTask(deps: Deps, input: RunTaskInput): Promise<TaskOutp
   };
 
   let response: ChatResponse;
+  let toolCalls = 0;
+  let costUsd = 0;
+  let usage = { inputTokens: 0, outputTokens: 0 };
   try {
-    response = await deps.llm.chat({
+    const request: ChatRequest = {
       provider: cfg.provider,
       model: cfg.model,
       messages,
@@ -80,7 +97,7 @@ export async function runTask(deps: Deps, input: RunTaskInput): Promise<TaskOutp
       maxOutputTokens: cfg.max_output_tokens,
       signal,
       sim: (task.sim ?? undefined) as SimOptions | undefined,
-      onDelta: (text) => {
+      onDelta: (text: string) => {
         pending += text;
         timer ??= setTimeout(flush, DELTA_FLUSH_MS);
       },
@@ -95,16 +112,54 @@ export async function runTask(deps: Deps, input: RunTaskInput): Promise<TaskOutp
         agentName: task.agentName,
         attempt,
       },
-    });
+    };
+    if (cfg.tools.length === 0) {
+      response = await deps.llm.chat(request);
+      costUsd = response.costUsd;
+      usage = response.usage;
+    } else {
+      const loop = await runToolLoop({
+        llm: deps.llm,
+        request,
+        registry: engine.tools,
+        allowlist: cfg.tools,
+        maxSteps: MAX_TOOL_STEPS,
+        maxMs: MAX_TOOL_MS,
+        ctx: {
+          userId: plan.userId,
+          projectId: plan.projectId,
+          planId: plan.id,
+          taskId: task.taskId,
+          agentName: task.agentName,
+          signal,
+          db: deps.db,
+          memory: engine.memory,
+          httpFetch: httpFetchPolicyFromConfig(deps.config),
+          sendMessage: async (toAgent, text) => {
+            await engine.bus.send(plan.id, task.taskId, task.agentName, toAgent, text);
+            await emit(deps, plan.id, [{ type: 'task.message', taskId: task.taskId, data: { from_agent: task.agentName, to_agent: toAgent, text } }]);
+          },
+        },
+        onToolCall: (c) =>
+          emit(deps, plan.id, [
+            { type: 'task.tool_call', taskId: task.taskId, data: { tool: c.tool, input: c.input, output: c.error ? { error: c.error } : c.output } },
+          ]),
+      });
+      response = loop.response;
+      toolCalls = loop.toolCalls.length;
+      costUsd = loop.costUsd;
+      usage = loop.usage;
+    }
   } finally {
     if (timer) clearTimeout(timer);
     flush();
   }
   return {
     text: response.text,
-    costUsd: response.costUsd,
-    inputTokens: response.usage.inputTokens,
-    outputTokens: response.usage.outputTokens,
+    costUsd,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    toolCalls,
     durationS: (Date.now() - started) / 1000,
     provider: response.provider,
     model: response.model,
