@@ -4,15 +4,19 @@ import { Scalar } from '@scalar/hono-api-reference';
 import type { Deps } from '../src/deps.js';
 import { AppError } from '../src/core/errors.js';
 import { DEFAULT_PRICES, loadPriceTable } from '../src/llm/prices.js';
+import { createPlanControl } from '../src/engine/plan-control.js';
 import type { AppEnv } from './context.js';
 import { errorHandler, notFoundHandler, validationHook } from './errors.js';
 import { authenticate, isEventStreamRequest } from './middleware/auth.js';
 import { projectScope } from './middleware/project-scope.js';
 import { requestContext } from './middleware/request-context.js';
 import { agentRoutes } from './routes/agents.js';
+import { chatRoutes } from './routes/chat.js';
 import { healthRoutes } from './routes/health.js';
+import { planRoutes } from './routes/plans.js';
 import { projectRoutes } from './routes/projects.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { usageRoutes } from './routes/usage.js';
 
 /** api.md: request bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -45,6 +49,9 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.route('/', projectRoutes(deps));
   app.route('/', agentRoutes(deps, prices));
   app.route('/', sessionRoutes(deps));
+  app.route('/', chatRoutes(deps));
+  app.route('/', planRoutes(deps, createPlanControl(deps)));
+  app.route('/', usageRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {

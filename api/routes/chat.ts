@@ -1,0 +1,174 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'kysely';
+import type { Deps } from '../../src/deps.js';
+import { notFound } from '../../src/core/errors.js';
+import { appendEvents } from '../../src/events/event-log.js';
+import { QUEUE, jobId, jobOptions, plannerJob } from '../../src/queues/catalog.js';
+import { bearerAuth, bodyErrors, commonErrors, createRouter, jsonBody, jsonResponse, projectParams } from '../router.js';
+
+/** api.md: a message is 1–16,000 characters (code points, so emoji count once). */
+export const MAX_MESSAGE_CHARS = 16_000;
+/** A new session's topic: the start of its first message. */
+const TOPIC_CHARS = 80;
+/**
+ * How long the request waits for Redis after the commit. The plan is safe in
+ * PostgreSQL by then: if Redis is down, the reconciler enqueues `planning`
+ * plans whose job is missing, so the client still gets its 202.
+ */
+const ENQUEUE_WAIT_MS = 1_000;
+
+const chatBody = z
+  .strictObject({
+    message: z
+      .string()
+      .min(1)
+      .refine((s) => s.trim().length > 0, 'must not be blank')
+      .refine((s) => [...s].length <= MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
+    session_id: z.uuid().optional().openapi({ description: 'A session of this project; a new one is made when absent.' }),
+  })
+  .openapi('ChatRequest');
+
+const chatAccepted = z
+  .object({
+    plan_id: z.uuid(),
+    session_id: z.uuid(),
+    status: z.literal('planning'),
+    events_url: z.string().openapi({ example: '/v1/projects/{projectId}/plans/{planId}/events' }),
+  })
+  .openapi('ChatAccepted');
+
+/** The first ~80 characters of a message, cut at a word boundary when one is near, on one line. */
+export function topicOf(message: string): string {
+  const flat = message.replace(/\s+/g, ' ').trim();
+  const chars = [...flat];
+  if (chars.length <= TOPIC_CHARS) return flat;
+  const cut = chars.slice(0, TOPIC_CHARS - 1).join('');
+  const space = cut.lastIndexOf(' ');
+  return `${space > TOPIC_CHARS / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/** PostgreSQL's foreign_key_violation: the project (or session) was deleted under the request. */
+const FK_VIOLATION = '23503';
+
+/**
+ * `POST …/chat`: records the request and a plan in `planning`, then hands it
+ * to the planner queue. No LLM call and no slow query here: the planner worker
+ * does the work and the client follows the plan's event stream.
+ */
+export function chatRoutes(deps: Deps) {
+  const { db, queues } = deps;
+  const router = createRouter();
+  const planner = queues.byName[QUEUE.planner];
+
+  router.openapi(
+    createRoute({
+      method: 'post', path: '/v1/projects/{projectId}/chat', tags: ['chat'], security: bearerAuth,
+      summary: 'Ask for something: returns at once with a plan in `planning`',
+      description:
+        'Stores the message and a plan in status `planning` and enqueues its planning; follow `events_url` (SSE) ' +
+        'or poll the plan. A new session (topic: the start of the message) is made when `session_id` is absent.',
+      request: { params: projectParams, body: jsonBody(chatBody) },
+      responses: { 202: jsonResponse(chatAccepted, 'Accepted: planning has been queued'), ...commonErrors, ...bodyErrors },
+    }),
+    async (c) => {
+      const { message, session_id: givenSession } = c.req.valid('json');
+      const userId = c.get('user').id;
+      const projectId = c.get('project').id;
+      const log = c.get('logger');
+
+      let created: { planId: string; sessionId: string; events: Awaited<ReturnType<typeof appendEvents>> };
+      try {
+        created = await db.transaction().execute(async (trx) => {
+          let sessionId = givenSession;
+          if (sessionId) {
+            // Locks the session row against a concurrent delete until the plan references it.
+            const own = await trx
+              .selectFrom('chat_sessions')
+              .select('id')
+              .where('id', '=', sessionId)
+              .where('project_id', '=', projectId)
+              .where('user_id', '=', userId)
+              .forKeyShare()
+              .executeTakeFirst();
+            if (!own) throw notFound('session');
+          } else {
+            sessionId = (
+              await trx
+                .insertInto('chat_sessions')
+                .values({ user_id: userId, project_id: projectId, topic: topicOf(message) })
+                .returning('id')
+                .executeTakeFirstOrThrow()
+            ).id;
+          }
+          // Plan and message in one statement: one round trip fewer on the hot path.
+          const plan = await trx
+            .with('p', (qb) =>
+              qb
+                .insertInto('task_plans')
+                .values({
+                  user_id: userId,
+                  project_id: projectId,
+                  session_id: sessionId,
+                  original_request: message,
+                  status: 'planning',
+                  critical_path: JSON.stringify([]),
+                })
+                .returning(['id']),
+            )
+            .insertInto('chat_messages')
+            .columns(['session_id', 'user_id', 'project_id', 'role', 'content', 'plan_id'])
+            .expression((eb) =>
+              eb
+                .selectFrom('p')
+                .select([
+                  sql<string>`${sessionId}::uuid`.as('session_id'),
+                  sql<string>`${userId}::uuid`.as('user_id'),
+                  sql<string>`${projectId}::uuid`.as('project_id'),
+                  sql<string>`'user'`.as('role'),
+                  sql<string>`${message}::text`.as('content'),
+                  'p.id',
+                ]),
+            )
+            .returning('plan_id')
+            .executeTakeFirstOrThrow();
+          const planId = plan.plan_id!;
+          const events = await appendEvents(trx, planId, [{ type: 'plan.planning' }]);
+          return { planId, sessionId, events };
+        });
+      } catch (err) {
+        if ((err as { code?: unknown }).code === FK_VIOLATION) throw notFound(givenSession ? 'session' : 'project');
+        throw err;
+      }
+
+      const { planId, sessionId, events } = created;
+      await Promise.all([deps.publish(events), enqueuePlanning(planId, log)]);
+      log.info({ plan_id: planId, session_id: sessionId }, 'chat accepted');
+      return c.json(
+        { plan_id: planId, session_id: sessionId, status: 'planning' as const, events_url: `/v1/projects/${projectId}/plans/${planId}/events` },
+        202,
+      );
+    },
+  );
+
+  /** Enqueues the planner job; the job id makes a retried request (or the reconciler) a no-op. Never throws. */
+  async function enqueuePlanning(planId: string, log: Deps['logger']): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ENQUEUE_WAIT_MS);
+    });
+    try {
+      const added = planner.add('plan', plannerJob.parse({ planId }), { ...jobOptions.planner(), jobId: jobId.planner(planId) });
+      // If Redis comes back later the queued command still runs; the job id keeps it single.
+      added.catch(() => undefined);
+      if ((await Promise.race([added, timeout])) === 'timeout') {
+        log.warn({ plan_id: planId }, 'planner queue did not answer; the reconciler will enqueue the plan');
+      }
+    } catch (err) {
+      log.warn({ plan_id: planId, err }, 'could not enqueue planning; the reconciler will enqueue the plan');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return router;
+}
