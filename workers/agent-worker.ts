@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
@@ -87,6 +88,9 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       await publish(await markQueued(db, plan.id, task));
     }
 
+    // Our claim token: the BullMQ lock token, prefixed with host:pid so an
+    // operator (and the crash test) can tell which process holds a task.
+    const lease = `${hostname()}:${process.pid}:${token!}`;
     const slot = { userId: plan.userId, projectId: plan.projectId, member: job.id! };
     const admitted = await engine.admission.acquire(slot, {
       user: config.USER_MAX_RUNNING_TASKS,
@@ -103,14 +107,14 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     state.shutdownController.signal.addEventListener('abort', onShutdown);
     let heartbeat: NodeJS.Timeout | undefined;
     try {
-      const claimed = await claimTask(db, plan.id, task, token!, config.TASK_LEASE_MS, attempt);
+      const claimed = await claimTask(db, plan.id, task, lease, config.TASK_LEASE_MS, attempt);
       if (!claimed.ok) {
         // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
         return await delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
       }
       await publish(claimed);
       heartbeat = setInterval(() => {
-        void Promise.all([extendLease(db, task.id, token!, config.TASK_LEASE_MS), engine.admission.extend(slot)]).then(
+        void Promise.all([extendLease(db, task.id, lease, config.TASK_LEASE_MS), engine.admission.extend(slot)]).then(
           ([held]) => {
             if (!held) controller.abort(new LeaseLostError());
           },
@@ -120,7 +124,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
 
       try {
         const out = await runTask(deps, engine, { plan, task, tasks, attempt, signal: controller.signal });
-        const done = await completeTask(db, plan.id, task, token!, out);
+        const done = await completeTask(db, plan.id, task, lease, out);
         if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
         await publish(done);
         await release(plan.id, tasks, task.taskId);
@@ -128,23 +132,23 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       } catch (err) {
         const reason = controller.signal.aborted ? controller.signal.reason : undefined;
         if (reason instanceof PlanCancelledError) {
-          await publish(await cancelRunningTask(db, plan.id, task, token!, 0));
+          await publish(await cancelRunningTask(db, plan.id, task, lease, 0));
           await release(plan.id, tasks, task.taskId);
           return { status: 'cancelled' };
         }
         if (reason instanceof ShutdownError) {
-          await releaseClaim(db, task.id, token!);
+          await releaseClaim(db, task.id, lease);
           return await delay(job, token!, 0);
         }
         if (reason instanceof LeaseLostError) throw reason;
         const message = err instanceof Error ? err.message : String(err);
         if (isRetryable(err) && !lastAttempt) {
           log.warn({ err: message }, 'task attempt failed, will retry');
-          await publish(await releaseForRetry(db, plan.id, task, token!, message, attempt, 0));
+          await publish(await releaseForRetry(db, plan.id, task, lease, message, attempt, 0));
           throw err; // BullMQ schedules the retry with taskBackoff (a provider's Retry-After first)
         }
         log.warn({ err: message }, 'task failed');
-        await publish(await failTask(db, plan.id, task, token!, message, attempt, 0));
+        await publish(await failTask(db, plan.id, task, lease, message, attempt, 0));
         await release(plan.id, tasks, task.taskId);
         return { status: 'failed' };
       }

@@ -301,6 +301,8 @@ export interface TaskOutput {
   toolCalls?: number;
   provider?: string;
   model?: string;
+  /** host:pid of the worker process that ran it (operators, and the crash tests). */
+  worker?: string;
 }
 
 /** running → completed, by the lease holder only; settles dependents in the same transaction. */
@@ -310,7 +312,7 @@ export async function completeTask(db: Db, planId: string, task: TaskRow, token:
       .updateTable('task_plan_tasks')
       .set({
         status: 'completed',
-        result: JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0 }),
+        result: JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker }),
         actual_cost: sql`coalesce(actual_cost, 0) + ${out.costUsd}`,
         input_tokens: sql`input_tokens + ${out.inputTokens}`,
         output_tokens: sql`output_tokens + ${out.outputTokens}`,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Deps } from '../deps.js';
 import type { ChatRequest, ChatResponse } from '../core/llm.js';
 import { buildAgentMessages } from '../core/agent-prompt.js';
@@ -163,5 +164,6 @@ export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): 
     durationS: (Date.now() - started) / 1000,
     provider: response.provider,
     model: response.model,
+    worker: `${hostname()}:${process.pid}`,
   };
 }
