@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'kysely';
 import type { Deps } from '../../src/deps.js';
 import { notFound } from '../../src/core/errors.js';
-import { appendEvents } from '../../src/events/event-log.js';
+import { appendEvents, type StoredEvent } from '../../src/events/event-log.js';
 import { QUEUE, jobId, jobOptions, plannerJob } from '../../src/queues/catalog.js';
 import { bearerAuth, bodyErrors, commonErrors, createRouter, jsonBody, jsonResponse, projectParams } from '../router.js';
 
@@ -76,7 +76,7 @@ export function chatRoutes(deps: Deps) {
       const projectId = c.get('project').id;
       const log = c.get('logger');
 
-      let created: { planId: string; sessionId: string; events: Awaited<ReturnType<typeof appendEvents>> };
+      let created: { planId: string; sessionId: string; events: StoredEvent[] };
       try {
         created = await db.transaction().execute(async (trx) => {
           let sessionId = givenSession;
@@ -141,7 +141,7 @@ export function chatRoutes(deps: Deps) {
       }
 
       const { planId, sessionId, events } = created;
-      await Promise.all([deps.publish(events), enqueuePlanning(planId, log)]);
+      await afterCommit(planId, events, log);
       log.info({ plan_id: planId, session_id: sessionId }, 'chat accepted');
       return c.json(
         { plan_id: planId, session_id: sessionId, status: 'planning' as const, events_url: `/v1/projects/${projectId}/plans/${planId}/events` },
@@ -150,23 +150,27 @@ export function chatRoutes(deps: Deps) {
     },
   );
 
-  /** Enqueues the planner job; the job id makes a retried request (or the reconciler) a no-op. Never throws. */
-  async function enqueuePlanning(planId: string, log: Deps['logger']): Promise<void> {
+  /**
+   * Publishes `plan.planning` and enqueues the planner job (its id makes a
+   * retried request, or the reconciler, a no-op). Redis commands wait while
+   * Redis is unreachable, so this waits ENQUEUE_WAIT_MS at most; the commands
+   * still run if Redis comes back. Never throws.
+   */
+  async function afterCommit(planId: string, events: StoredEvent[], log: Deps['logger']): Promise<void> {
+    const work = Promise.allSettled([
+      deps.publish(events),
+      planner.add('plan', plannerJob.parse({ planId }), { ...jobOptions.planner(), jobId: jobId.planner(planId) }),
+    ]);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), ENQUEUE_WAIT_MS);
     });
-    try {
-      const added = planner.add('plan', plannerJob.parse({ planId }), { ...jobOptions.planner(), jobId: jobId.planner(planId) });
-      // If Redis comes back later the queued command still runs; the job id keeps it single.
-      added.catch(() => undefined);
-      if ((await Promise.race([added, timeout])) === 'timeout') {
-        log.warn({ plan_id: planId }, 'planner queue did not answer; the reconciler will enqueue the plan');
-      }
-    } catch (err) {
-      log.warn({ plan_id: planId, err }, 'could not enqueue planning; the reconciler will enqueue the plan');
-    } finally {
-      clearTimeout(timer);
+    const outcome = await Promise.race([work, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      log.warn({ plan_id: planId }, 'redis did not answer; the reconciler will enqueue the plan');
+    } else if (outcome[1].status === 'rejected') {
+      log.warn({ plan_id: planId, err: outcome[1].reason }, 'could not enqueue planning; the reconciler will enqueue the plan');
     }
   }
 
