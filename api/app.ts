@@ -5,6 +5,7 @@ import type { Deps } from '../src/deps.js';
 import { AppError } from '../src/core/errors.js';
 import { DEFAULT_PRICES, loadPriceTable } from '../src/llm/prices.js';
 import { createPlanControl } from '../src/engine/plan-control.js';
+import { createStreamManager, type StreamManager } from '../src/events/stream-manager.js';
 import type { AppEnv } from './context.js';
 import { errorHandler, notFoundHandler, validationHook } from './errors.js';
 import { authenticate, isEventStreamRequest } from './middleware/auth.js';
@@ -12,11 +13,31 @@ import { projectScope } from './middleware/project-scope.js';
 import { requestContext } from './middleware/request-context.js';
 import { agentRoutes } from './routes/agents.js';
 import { chatRoutes } from './routes/chat.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { adminRoutes } from './routes/admin.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { httpMetrics } from '../src/metrics/http-metrics.js';
+import type { Lifecycle } from '../src/ops/lifecycle.js';
 import { planRoutes } from './routes/plans.js';
 import { projectRoutes } from './routes/projects.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { usageRoutes } from './routes/usage.js';
+
+export interface AppOptions {
+  /** The process's draining flag (bin/start.ts sets it on SIGTERM): `/health/ready` answers 503 once set. */
+  lifecycle?: Lifecycle;
+  /** Metrics hook: publish-to-delivery delay (ms) of every live event written to an SSE client. */
+  onEventDelivered?: (delayMs: number) => void;
+}
+
+/**
+ * The Hono app plus what it owns: the SSE stream manager (one Redis
+ * subscriber connection, made on the first stream; `streams.openStreams()`
+ * is the open-streams gauge). `close()` ends every SSE stream and closes
+ * that connection; `startApiServer`'s close calls it. Idempotent.
+ */
+export type App = OpenAPIHono<AppEnv> & { streams: StreamManager; close(): Promise<void> };
 
 /** api.md: request bodies are small JSON documents. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -27,11 +48,20 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * and for `/v1/projects/{projectId}/…` the project scope. Routes added later
  * with `app.route('/', router)` or `app.openapi(...)` get all of it.
  */
-export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+export function createApp(deps: Deps, opts: AppOptions = {}): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const streams = createStreamManager({
+    redisUrl: deps.config.REDIS_URL,
+    logger: deps.logger,
+    heartbeatMs: deps.config.SSE_HEARTBEAT_MS,
+    maxStreamsPerUser: deps.config.SSE_MAX_STREAMS_PER_USER,
+    maxQueuedBytes: deps.config.SSE_MAX_QUEUED_BYTES,
+    onDelivered: opts.onEventDelivered,
+  });
   const prices = deps.config.PRICES_FILE ? loadPriceTable(deps.config.PRICES_FILE) : DEFAULT_PRICES;
 
   app.use('*', requestContext(deps.logger));
+  app.use('*', httpMetrics(deps.metrics));
   app.use(
     '*',
     bodyLimit({
@@ -45,13 +75,16 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   // Hono's `/*` also matches `/v1/projects/{projectId}` itself: one mount covers both.
   app.use('/v1/projects/:projectId/*', projectScope(deps.db));
 
-  app.route('/', healthRoutes(deps));
+  app.route('/', healthRoutes(deps, { lifecycle: opts.lifecycle }));
+  app.route('/', metricsRoutes(deps));
+  app.route('/', adminRoutes(deps));
   app.route('/', projectRoutes(deps));
   app.route('/', agentRoutes(deps, prices));
   app.route('/', sessionRoutes(deps));
   app.route('/', chatRoutes(deps));
   app.route('/', planRoutes(deps, createPlanControl(deps)));
   app.route('/', usageRoutes(deps));
+  app.route('/', eventRoutes(deps, streams));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {
@@ -61,7 +94,12 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   // The reference page loads Scalar's script from its CDN (the package only renders the HTML shell).
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'codelab-core API' }));
 
-  app.onError(errorHandler);
+  app.onError((err, c) => {
+    const res = errorHandler(err, c);
+    // errorHandler logged it with its stack; the tracker counts and stores it by fingerprint, off the response path.
+    if (res.status === 500) void deps.errors.capture(err, { source: 'api', logged: true, context: { route: c.req.routePath } });
+    return res;
+  });
   app.notFound(notFoundHandler);
-  return app;
+  return Object.assign(app, { streams, close: () => streams.close() });
 }

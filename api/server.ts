@@ -26,7 +26,10 @@ export function startApiServer(deps: Deps, app: OpenAPIHono<AppEnv>, opts: { por
       deps.logger.info({ port, host: opts.host }, 'api listening');
       let closing: Promise<void> | undefined;
       const close = () => {
-        closing ??= new Promise<void>((done) => {
+        // SSE streams never end on their own: end them first (their clients resume on another replica).
+        closing ??= Promise.resolve((app as { close?: () => Promise<void> }).close?.())
+          .catch(() => undefined)
+          .then(() => new Promise<void>((done) => {
           const force = setTimeout(() => server.closeAllConnections(), deps.config.SHUTDOWN_TIMEOUT_MS);
           force.unref();
           server.close(() => {
@@ -34,7 +37,7 @@ export function startApiServer(deps: Deps, app: OpenAPIHono<AppEnv>, opts: { por
             done();
           });
           server.closeIdleConnections();
-        });
+        }));
         return closing;
       };
       resolve({ port, close });

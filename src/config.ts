@@ -68,6 +68,10 @@ const configSchema = z
     RECONCILE_INTERVAL_MS: int(30_000, 100),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
     METRICS_PORT: int(9464, 0, 65535),
+    /** SSE: open event streams per user on one API process (429 past it); `: ping` on idle streams (≤ 15 s, events.md); bytes queued for a slow client before its stream is closed. */
+    SSE_MAX_STREAMS_PER_USER: int(20, 1, 100_000),
+    SSE_HEARTBEAT_MS: int(15_000, 10, 15_000),
+    SSE_MAX_QUEUED_BYTES: int(1_048_576, 1024),
     BULL_BOARD_USER: optionalString,
     BULL_BOARD_PASSWORD: optionalString,
     BULL_BOARD_READ_ONLY: bool.default(true),
