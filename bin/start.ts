@@ -8,6 +8,8 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import { createWorkers, type WorkerSet } from '../workers/index.js';
 import { ALL_QUEUES, type QueueName } from '../src/queues/catalog.js';
 import { processEnv } from './env.js';
+import { createLifecycle } from '../src/ops/lifecycle.js';
+import { startMetricsServer, type MetricsServer } from '../src/metrics/metrics-server.js';
 
 const HELP = `Usage:
   npm start                          API and every worker in one process (runs migrations first)
@@ -69,8 +71,14 @@ if (both && !values['no-migrate']) {
 
 let api: ApiServer | undefined;
 let workers: WorkerSet | undefined;
+let metricsServer: MetricsServer | undefined;
+const lifecycle = createLifecycle();
 if (runWorkers) workers = createWorkers(deps, { queues });
-if (runApi) api = await startApiServer(deps, createApp(deps), { port: config.PORT, host: config.HOST });
+if (runApi) api = await startApiServer(deps, createApp(deps, { lifecycle }), { port: config.PORT, host: config.HOST });
+// A worker-only process has no HTTP API: it serves its metrics on METRICS_PORT (0 = off) so Prometheus scrapes every replica.
+if (runWorkers && !runApi && config.METRICS_PORT !== 0) {
+  metricsServer = await startMetricsServer(deps.metrics, { port: config.METRICS_PORT, host: config.HOST, logger, isDraining: () => lifecycle.draining });
+}
 logger.info({ api: runApi, workers: runWorkers ? (queues ?? ALL_QUEUES) : [] }, 'codelab-core started');
 
 let stopping = false;
@@ -78,9 +86,13 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  // Readiness answers 503 from now on; the server keeps serving until it closes.
+  lifecycle.markDraining();
   const steps: Array<[string, () => Promise<unknown>]> = [
+    ['drain', () => new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_DELAY_MS))],
     ['api', async () => api?.close()],
     ['workers', async () => workers?.close()],
+    ['metrics', async () => metricsServer?.close()],
     ['deps', () => deps.close()],
   ];
   for (const [name, step] of steps) {

@@ -227,6 +227,19 @@ export interface VectorsTable {
   created_at: Timestamp;
 }
 
+/** Unexpected errors by fingerprint (db/migrations/0005_errors.ts, src/ops/error-tracker.ts). */
+export interface ErrorsTable {
+  fingerprint: string;
+  source: string;
+  name: string;
+  /** int8: pg returns it as a string. */
+  count: ColumnType<string, never, string>;
+  first_seen: ColumnType<Date, never, never>;
+  last_seen: ColumnType<Date, never, Date | string>;
+  sample_message: string;
+  sample_stack: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_projects: UserProjectsTable;
@@ -241,6 +254,7 @@ export interface Database {
   project_memory: ProjectMemoryTable;
   vector_collections: VectorCollectionsTable;
   vectors: VectorsTable;
+  errors: ErrorsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -252,3 +266,4 @@ export type PlanTask = Selectable<TaskPlanTasksTable>;
 export type NewPlanTask = Insertable<TaskPlanTasksTable>;
 export type PlanUpdate = Updateable<TaskPlansTable>;
 export type PlanEvent = Selectable<PlanEventsTable>;
+export type ErrorRecord = Selectable<ErrorsTable>;

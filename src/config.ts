@@ -67,6 +67,8 @@ const configSchema = z
     GATE_RECHECK_MS: int(30_000, 100),
     RECONCILE_INTERVAL_MS: int(30_000, 100),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+    /** On SIGTERM, how long /health/ready answers 503 before the server stops accepting (load balancers notice). */
+    SHUTDOWN_DRAIN_DELAY_MS: int(0, 0, 120_000),
     METRICS_PORT: int(9464, 0, 65535),
     /** SSE: open event streams per user on one API process (429 past it); `: ping` on idle streams (≤ 15 s, events.md); bytes queued for a slow client before its stream is closed. */
     SSE_MAX_STREAMS_PER_USER: int(20, 1, 100_000),
@@ -75,6 +77,8 @@ const configSchema = z
     BULL_BOARD_USER: optionalString,
     BULL_BOARD_PASSWORD: optionalString,
     BULL_BOARD_READ_ONLY: bool.default(true),
+    /** Unexpected errors are also reported to Sentry when set (src/ops/error-reporter.ts). */
+    SENTRY_DSN: optionalUrl,
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {

@@ -9,6 +9,10 @@ import { createQueues, type Queues } from './queues/queues.js';
 import type { LlmClient } from './core/llm.js';
 import { createLlmClient } from './llm/index.js';
 import { publishEvents, type StoredEvent } from './events/event-log.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createPlanFacts } from './metrics/plan-facts.js';
+import { createErrorTracker, type ErrorTracker } from './ops/error-tracker.js';
+import { createSentryReporter } from './ops/error-reporter.js';
 
 /** Everything a process needs, built once by `createDeps` and passed down. */
 export interface Deps {
@@ -19,6 +23,10 @@ export interface Deps {
   redis: Redis;
   queues: Queues;
   llm: LlmClient;
+  /** This process's Prometheus registry and instruments (src/metrics/metrics.ts). */
+  metrics: Metrics;
+  /** Unexpected errors: logged, counted, stored in `errors`, reported to Sentry when configured. */
+  errors: ErrorTracker;
   /** Key/channel namespace of this deployment (the BullMQ prefix). */
   prefix: string;
   /**
@@ -50,12 +58,17 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
   const redis = createRedis(config.REDIS_URL, `${role}:cmd`);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const llm = createLlmClient({ config, db, logger });
+  const metrics = createMetrics({ queues: queues.byName, planFacts: createPlanFacts(db), logger });
+  const llm = createLlmClient({ config, db, logger, onCall: metrics.observeLlmCall });
+  const reporter = config.SENTRY_DSN ? createSentryReporter({ dsn: config.SENTRY_DSN, environment: config.NODE_ENV, logger }) : undefined;
+  const errors = createErrorTracker({ db, logger, metrics, reporter });
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       const steps: Array<() => Promise<unknown>> = [
+        () => metrics.settled(),
+        () => errors.close(),
         () => queues.close(),
         () => redis.quit().catch(() => redis.disconnect()),
         () => db.destroy(),
@@ -71,7 +84,7 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
     return closing;
   };
 
-  const observers = opts.onEvents ?? [];
+  const observers = [metrics.observeEvents, ...(opts.onEvents ?? [])];
   const publish = async (events: StoredEvent[]) => {
     if (events.length === 0) return;
     for (const o of observers) {
@@ -84,5 +97,5 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
     await publishEvents(redis, config.QUEUE_PREFIX, events);
   };
 
-  return { config, logger, db, redis, queues, llm, prefix: config.QUEUE_PREFIX, publish, close };
+  return { config, logger, db, redis, queues, llm, metrics, errors, prefix: config.QUEUE_PREFIX, publish, close };
 }

@@ -9,6 +9,8 @@ import { createGateProcessor } from './gate-worker.js';
 import { createFinalizeProcessor } from './finalize-worker.js';
 import { createPlannerWorker } from './planner.js';
 import { createApprovalTimeoutProcessor } from './approval-worker.js';
+import { observeWorker } from '../src/metrics/job-metrics.js';
+import { isUnexpectedError } from '../src/ops/error-tracker.js';
 
 export interface WorkersOptions {
   /** Queues this process consumes (default: all). */
@@ -60,6 +62,14 @@ export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet 
     workers.push(new Worker(QUEUE.finalize, createFinalizeProcessor(deps), { ...common, concurrency: 16 }));
   }
   for (const w of workers) w.on('error', (err) => deps.logger.warn({ queue: w.name, err: err.message }, 'worker error'));
+  // Job counts and durations per queue; a failed attempt whose error is a bug or an outage (not a user error or a planned retry) is tracked.
+  for (const w of workers) {
+    observeWorker(deps.metrics, w, (err, job) => {
+      if (!isUnexpectedError(err)) return;
+      const planId = (job?.data as { planId?: unknown } | undefined)?.planId;
+      void deps.errors.capture(err, { source: 'worker', context: { queue: w.name, job_name: job?.name, plan_id: planId } });
+    });
+  }
 
   const reconciler = createReconciler(deps, engine, { graceMs: Math.min(10_000, deps.config.RECONCILE_INTERVAL_MS), dispatch });
   if (opts.reconcile !== false) reconciler.start(deps.config.RECONCILE_INTERVAL_MS);

@@ -3,6 +3,7 @@ import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_execution.js';
 import * as m0003 from './0003_vectors.js';
 import * as m0004 from './0004_api_indexes.js';
+import * as m0005 from './0005_errors.js';
 
 /**
  * Migrations listed in code rather than read from the file system, so that
@@ -13,6 +14,7 @@ export const migrations: Record<string, Migration> = {
   '0002_execution': m0002,
   '0003_vectors': m0003,
   '0004_api_indexes': m0004,
+  '0005_errors': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -26,6 +26,20 @@ export interface LlmRouterOptions {
   /** A Retry-After longer than this skips to the next provider instead of waiting. */
   maxRetryAfterMs?: number;
   random?: () => number;
+  /** Called for every attempt recorded in `llm_calls` (metrics); must not throw. */
+  onCall?: (call: LlmCallRecorded) => void;
+}
+
+/** What `onCall` receives: the bounded facts of one recorded attempt. */
+export interface LlmCallRecorded {
+  provider: string;
+  model: string;
+  purpose: string;
+  outcome: LlmCallOutcome;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs: number;
 }
 
 interface Target {
@@ -97,6 +111,15 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
 
   async function record(req: ChatRequest, target: Target, attempt: number, outcome: LlmCallOutcome, res?: ChatResponse, err?: unknown, latencyMs = 0) {
     const m = req.meta;
+    try {
+      opts.onCall?.({
+        provider: res?.provider ?? target.provider, model: res?.model ?? target.model, purpose: m.purpose, outcome,
+        inputTokens: res?.usage.inputTokens ?? 0, outputTokens: res?.usage.outputTokens ?? 0, costUsd: res?.costUsd ?? 0,
+        latencyMs: res?.latencyMs ?? latencyMs,
+      });
+    } catch (hookErr) {
+      logger.warn({ err: hookErr }, 'llm call hook failed');
+    }
     try {
       await db
         .insertInto('llm_calls')
