@@ -27,7 +27,7 @@ import { usageRoutes } from './routes/usage.js';
 export interface AppOptions {
   /** The process's draining flag (bin/start.ts sets it on SIGTERM): `/health/ready` answers 503 once set. */
   lifecycle?: Lifecycle;
-  /** Metrics hook: publish-to-delivery delay (ms) of every live event written to an SSE client. */
+  /** Extra observer of the publish-to-delivery delay (ms) of every live event written to an SSE client; `deps.metrics` always gets it. */
   onEventDelivered?: (delayMs: number) => void;
 }
 
@@ -56,8 +56,12 @@ export function createApp(deps: Deps, opts: AppOptions = {}): App {
     heartbeatMs: deps.config.SSE_HEARTBEAT_MS,
     maxStreamsPerUser: deps.config.SSE_MAX_STREAMS_PER_USER,
     maxQueuedBytes: deps.config.SSE_MAX_QUEUED_BYTES,
-    onDelivered: opts.onEventDelivered,
+    onDelivered: (delayMs) => {
+      deps.metrics.observeDelivery(delayMs);
+      opts.onEventDelivered?.(delayMs);
+    },
   });
+  deps.metrics.trackOpenStreams(() => streams.openStreams());
   const prices = deps.config.PRICES_FILE ? loadPriceTable(deps.config.PRICES_FILE) : DEFAULT_PRICES;
 
   app.use('*', requestContext(deps.logger));
