@@ -132,41 +132,30 @@ export function createPostgresVectorStore(opts: PostgresVectorStoreOptions): Vec
       const scope = sql`collection = ${collection} AND user_id = ${filter.user_id} AND project_id = ${filter.project_id}${
         filter.kind === undefined ? sql`` : sql` AND kind = ${filter.kind}`
       }`;
-      const score = (alias: string) =>
-        sql`(SELECT sum(a * b)::float8 FROM unnest(${sql.ref(`${alias}.embedding`)}, ${q}::real[]) AS t(a, b))`;
+      const score = sql`(SELECT sum(a * b)::float8 FROM unnest(c.embedding, ${q}::real[]) AS t(a, b))`;
       const floor = minScore === undefined ? sql`` : sql`WHERE score >= ${minScore}`;
       const n = candidates === 0 ? 0 : Math.max(candidates, limit * 4);
+      // Stage one in a materialised CTE: the candidates' embeddings travel as TOAST pointers
+      // and are read only for the rows rescored. Without the fence the planner may push the
+      // score filter into a scan and compute it for every row of the collection.
+      const stage1 =
+        n === 0
+          ? sql`SELECT id, payload, embedding FROM vectors WHERE ${scope}`
+          : sql`SELECT id, payload, embedding FROM vectors WHERE ${scope}
+                ORDER BY bit_count(sketch # ${sketchBits(q)}::bit(${sql.lit(SKETCH_BITS)})) LIMIT ${n}`;
       if (n > 0 && rescore === 'client') {
-        // The ranking runs in its own CTE: a select-list array_send next to ORDER BY … LIMIT
-        // would be evaluated (and the embedding detoasted) for every row before the sort.
         const rows = await sql<{ id: string; payload: VectorPayload; emb: Buffer }>`
-          WITH c AS MATERIALIZED (
-            SELECT id FROM vectors WHERE ${scope}
-            ORDER BY bit_count(sketch # ${sketchBits(q)}::bit(${sql.lit(SKETCH_BITS)})) LIMIT ${n}
-          )
-          SELECT v.id, v.payload, array_send(v.embedding) AS emb
-          FROM c JOIN vectors v ON v.collection = ${collection} AND v.id = c.id`.execute(db);
+          WITH c AS MATERIALIZED (${stage1}) SELECT id, payload, array_send(embedding) AS emb FROM c`.execute(db);
         return rows.rows
           .map((r) => ({ id: r.id, score: dotWithArraySend(r.emb, q), payload: r.payload }))
           .filter((h) => minScore === undefined || h.score >= minScore)
           .sort((a, b) => b.score - a.score)
           .slice(0, limit);
       }
-      const result =
-        n === 0
-          ? await sql<{ id: string; score: number; payload: VectorPayload }>`
-              SELECT id, score, payload FROM (
-                SELECT v.id, v.payload, ${score('v')} AS score FROM vectors v WHERE ${scope}
-              ) s ${floor} ORDER BY score DESC LIMIT ${limit}`.execute(db)
-          : await sql<{ id: string; score: number; payload: VectorPayload }>`
-              WITH c AS MATERIALIZED (
-                SELECT id FROM vectors WHERE ${scope}
-                ORDER BY bit_count(sketch # ${sketchBits(q)}::bit(${sql.lit(SKETCH_BITS)})) LIMIT ${n}
-              )
-              SELECT id, score, payload FROM (
-                SELECT v.id, v.payload, ${score('v')} AS score
-                FROM c JOIN vectors v ON v.collection = ${collection} AND v.id = c.id
-              ) s ${floor} ORDER BY score DESC LIMIT ${limit}`.execute(db);
+      const result = await sql<{ id: string; score: number; payload: VectorPayload }>`
+        WITH c AS MATERIALIZED (${stage1}),
+        s AS MATERIALIZED (SELECT c.id, c.payload, ${score} AS score FROM c)
+        SELECT id, score, payload FROM s ${floor} ORDER BY score DESC LIMIT ${limit}`.execute(db);
       return result.rows.map((r) => ({ id: r.id, score: Number(r.score), payload: r.payload }));
     },
 
