@@ -79,61 +79,25 @@ export function chatRoutes(deps: Deps) {
       let created: { planId: string; sessionId: string; events: StoredEvent[] };
       try {
         created = await db.transaction().execute(async (trx) => {
-          let sessionId = givenSession;
-          if (sessionId) {
-            // Locks the session row against a concurrent delete until the plan references it.
-            const own = await trx
-              .selectFrom('chat_sessions')
-              .select('id')
-              .where('id', '=', sessionId)
-              .where('project_id', '=', projectId)
-              .where('user_id', '=', userId)
-              .forKeyShare()
-              .executeTakeFirst();
-            if (!own) throw notFound('session');
-          } else {
-            sessionId = (
-              await trx
-                .insertInto('chat_sessions')
-                .values({ user_id: userId, project_id: projectId, topic: topicOf(message) })
-                .returning('id')
-                .executeTakeFirstOrThrow()
-            ).id;
-          }
-          // Plan and message in one statement: one round trip fewer on the hot path.
-          const plan = await trx
-            .with('p', (qb) =>
-              qb
-                .insertInto('task_plans')
-                .values({
-                  user_id: userId,
-                  project_id: projectId,
-                  session_id: sessionId,
-                  original_request: message,
-                  status: 'planning',
-                  critical_path: JSON.stringify([]),
-                })
-                .returning(['id']),
+          // The session (found, or made), the plan and the user's message in one statement: the hot path
+          // costs BEGIN, this, the event append and COMMIT. No row back: the session is not the caller's.
+          const session = givenSession
+            ? sql`SELECT id FROM chat_sessions WHERE id = ${givenSession} AND project_id = ${projectId} AND user_id = ${userId} FOR KEY SHARE`
+            : sql`INSERT INTO chat_sessions (user_id, project_id, topic) VALUES (${userId}, ${projectId}, ${topicOf(message)}) RETURNING id`;
+          const row = await sql<{ plan_id: string; session_id: string }>`
+            WITH s AS (${session}),
+            p AS (
+              INSERT INTO task_plans (user_id, project_id, session_id, original_request, status, critical_path)
+              SELECT ${userId}, ${projectId}, s.id, ${message}, 'planning', '[]'::jsonb FROM s
+              RETURNING id, session_id, original_request
             )
-            .insertInto('chat_messages')
-            .columns(['session_id', 'user_id', 'project_id', 'role', 'content', 'plan_id'])
-            .expression((eb) =>
-              eb
-                .selectFrom('p')
-                .select([
-                  sql<string>`${sessionId}::uuid`.as('session_id'),
-                  sql<string>`${userId}::uuid`.as('user_id'),
-                  sql<string>`${projectId}::uuid`.as('project_id'),
-                  sql<string>`'user'`.as('role'),
-                  sql<string>`${message}::text`.as('content'),
-                  'p.id',
-                ]),
-            )
-            .returning('plan_id')
-            .executeTakeFirstOrThrow();
-          const planId = plan.plan_id!;
-          const events = await appendEvents(trx, planId, [{ type: 'plan.planning' }]);
-          return { planId, sessionId, events };
+            INSERT INTO chat_messages (session_id, user_id, project_id, role, content, plan_id)
+            SELECT p.session_id, ${userId}, ${projectId}, 'user', p.original_request, p.id FROM p
+            RETURNING plan_id, session_id`.execute(trx);
+          const created = row.rows[0];
+          if (!created) throw notFound('session');
+          const events = await appendEvents(trx, created.plan_id, [{ type: 'plan.planning' }]);
+          return { planId: created.plan_id, sessionId: created.session_id, events };
         });
       } catch (err) {
         if ((err as { code?: unknown }).code === FK_VIOLATION) throw notFound(givenSession ? 'session' : 'project');
