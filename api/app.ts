@@ -19,6 +19,7 @@ import { adminRoutes } from './routes/admin.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { httpMetrics } from '../src/metrics/http-metrics.js';
 import type { Lifecycle } from '../src/ops/lifecycle.js';
+import { scrubError } from '../src/ops/scrub.js';
 import { planRoutes } from './routes/plans.js';
 import { projectRoutes } from './routes/projects.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -99,6 +100,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}): App {
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'codelab-core API' }));
 
   app.onError((err, c) => {
+    // Before anything logs it: an error built from the request URL must not carry a token.
+    scrubError(err);
     const res = errorHandler(err, c);
     // errorHandler logged it with its stack; the tracker counts and stores it by fingerprint, off the response path.
     if (res.status === 500) void deps.errors.capture(err, { source: 'api', logged: true, context: { route: c.req.routePath } });

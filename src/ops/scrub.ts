@@ -9,3 +9,19 @@ export function scrubSecrets(text: string): string {
     .replace(/\b(sk-[A-Za-z0-9_-]{8,})/g, '[redacted]')
     .replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1[redacted]@');
 }
+
+/**
+ * Scrubs an error's message and stack in place (and its causes'), before it
+ * is logged: an error built from a request URL would otherwise carry an SSE
+ * client's `?access_token=` into the log.
+ */
+export function scrubError(err: unknown, depth = 0): void {
+  if (!(err instanceof Error) || depth > 3) return;
+  try {
+    err.message = scrubSecrets(err.message);
+    if (err.stack) err.stack = scrubSecrets(err.stack);
+  } catch {
+    // A frozen error stays as it is.
+  }
+  scrubError(err.cause, depth + 1);
+}
