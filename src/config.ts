@@ -24,7 +24,7 @@ const configSchema = z
     DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/codelab'),
     /** Schema used for every unqualified table name (tests give each file its own). */
     DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('public'),
-    DATABASE_POOL_SIZE: int(10, 1, 200),
+    DATABASE_POOL_SIZE: int(20, 1, 200),
     REDIS_URL: z.string().default('redis://127.0.0.1:6379/0'),
     QUEUE_PREFIX: z.string().min(1).default('codelab'),
     JWT_SECRET: optionalString,

@@ -12,7 +12,7 @@ import { releaseGates } from '../src/engine/gate-release.js';
 import { runTask } from '../src/engine/run-task.js';
 import { PlanCancelledError } from '../src/engine/cancel-bus.js';
 import {
-  cancelRunningTask, claimTask, completeTask, extendLease, failTask, loadPlan, loadTasks, markQueued,
+  cancelRunningTask, claimTask, completeTask, extendLease, failTask, loadPlanWithTasks, markQueued, skipTask,
   releaseClaim, releaseForRetry, type Changed, type TaskRow,
 } from '../db/repositories/execution-repository.js';
 
@@ -47,7 +47,9 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
   const { db, redis, queues, config, logger } = deps;
   const gates = queues.byName[QUEUE.gates];
   const agents = queues.byName[QUEUE.agents];
-  const publish = (c: Changed) => deps.publish(c.events);
+  // Publishing never throws and one connection keeps its commands in order,
+  // so the hot path does not wait for it.
+  const publish = (c: Changed) => void deps.publish(c.events);
 
   const release = async (planId: string, tasks: TaskRow[], from: string) =>
     releaseGates(gates, outgoingGateIds(planId, tasks, from));
@@ -64,9 +66,8 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const log = logger.child({ plan_id: data.planId, task_id: data.taskId, job_id: job.id, attempt });
 
-    const plan = await loadPlan(db, data.planId);
+    const { plan, tasks } = await loadPlanWithTasks(db, data.planId);
     if (!plan) return { status: 'gone' };
-    const tasks = await loadTasks(db, data.planId);
     const task = tasks.find((t) => t.taskId === data.taskId);
     if (!task) return { status: 'gone' };
 
@@ -83,9 +84,13 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       log.warn('task released before its dependencies settled');
       return delay(job, token!, 500);
     }
-    if (task.status === 'pending') {
-      // The settlement that should have queued it was lost; settle it now.
-      await publish(await markQueued(db, plan.id, task));
+    // Settlement by the dependencies' transactions can race; this task's own
+    // processor is the final word (every dependency has committed by now).
+    const blocker = task.dependencies.find((d) => status.get(d) !== 'completed');
+    if (blocker !== undefined) {
+      publish(await skipTask(db, plan.id, task, `dependency ${blocker} ${status.get(blocker) ?? 'is missing'}`));
+      await release(plan.id, tasks, task.taskId);
+      return { status: 'skipped' };
     }
 
     // Our claim token: the BullMQ lock token, prefixed with host:pid so an
@@ -97,6 +102,8 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       project: plan.maxParallelTasks ?? config.DEFAULT_MAX_PARALLEL_TASKS,
     });
     if (!admitted) {
+      // Ready but waiting for a slot: that is what `queued` means.
+      if (task.status === 'pending') publish(await markQueued(db, plan.id, task));
       await engine.admission.park(slot);
       return delay(job, token!, PARK_MS);
     }
@@ -112,7 +119,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
         // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
         return await delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
       }
-      await publish(claimed);
+      publish(claimed);
       heartbeat = setInterval(() => {
         void Promise.all([extendLease(db, task.id, lease, config.TASK_LEASE_MS), engine.admission.extend(slot)]).then(
           ([held]) => {
@@ -126,13 +133,15 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
         const out = await runTask(deps, engine, { plan, task, tasks, attempt, signal: controller.signal });
         const done = await completeTask(db, plan.id, task, lease, out);
         if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
-        await publish(done);
+        // Release first: the dependents can start now. Each becomes queued
+        // when its own job claims it, or when it waits for a slot (parked).
         await release(plan.id, tasks, task.taskId);
+        publish(done);
         return { status: 'completed' };
       } catch (err) {
         const reason = controller.signal.aborted ? controller.signal.reason : undefined;
         if (reason instanceof PlanCancelledError) {
-          await publish(await cancelRunningTask(db, plan.id, task, lease, 0));
+          publish(await cancelRunningTask(db, plan.id, task, lease, 0));
           await release(plan.id, tasks, task.taskId);
           return { status: 'cancelled' };
         }
@@ -144,11 +153,11 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
         const message = err instanceof Error ? err.message : String(err);
         if (isRetryable(err) && !lastAttempt) {
           log.warn({ err: message }, 'task attempt failed, will retry');
-          await publish(await releaseForRetry(db, plan.id, task, lease, message, attempt, 0));
+          publish(await releaseForRetry(db, plan.id, task, lease, message, attempt, 0));
           throw err; // BullMQ schedules the retry with taskBackoff (a provider's Retry-After first)
         }
         log.warn({ err: message }, 'task failed');
-        await publish(await failTask(db, plan.id, task, lease, message, attempt, 0));
+        publish(await failTask(db, plan.id, task, lease, message, attempt, 0));
         await release(plan.id, tasks, task.taskId);
         return { status: 'failed' };
       }
@@ -156,8 +165,11 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       if (heartbeat) clearInterval(heartbeat);
       untrack();
       state.shutdownController.signal.removeEventListener('abort', onShutdown);
-      const parked = await engine.admission.release(slot, PROMOTE).catch(() => [] as string[]);
-      await Promise.all(parked.map((id) => agents.getJob(id).then((j) => j?.promote()).catch(() => undefined)));
+      // Off the critical path: free the slot and wake the user's oldest parked tasks.
+      void engine.admission
+        .release(slot, PROMOTE)
+        .then((parked) => Promise.all(parked.map((id) => agents.getJob(id).then((j) => j?.promote()))))
+        .catch(() => undefined);
     }
   };
 }

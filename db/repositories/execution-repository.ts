@@ -9,9 +9,15 @@ import { settle, planOutcome, type PlanOutcome, type TaskNode } from '../../src/
  * lease token of the worker that claimed it), so a race or a zombie worker
  * can never make an illegal transition or write a result twice.
  *
- * Each change that can settle other tasks first locks the plan row: two tasks
- * of one plan finishing at once then settle their dependents one after the
- * other, each seeing the other's committed status.
+ * Task transitions do not lock the plan: settling dependents needs no lock
+ * because every transition is guarded (a dependent is queued or skipped at
+ * most once, whichever transaction gets there), and a dependent's own
+ * processor settles it again when it runs (it only runs once every gate was
+ * released, i.e. after every dependency committed). Only the event sequence
+ * is serialised per plan, by appendEvents as the last statement of each
+ * transaction, so the plan row is locked for one statement and the commit.
+ * Plan status transitions (start, cancel, approval, finish) lock the plan
+ * row first: they are rare and must see a stable status.
  */
 type Db = Kysely<Database>;
 type Tx = Transaction<Database>;
@@ -65,6 +71,52 @@ export async function loadPlan(db: Db | Tx, planId: string): Promise<PlanRow | u
   };
 }
 
+/**
+ * The plan and its tasks in one round trip (the first thing every task job
+ * does).
+ */
+export async function loadPlanWithTasks(db: Db, planId: string): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[] }> {
+  const r = await sql<{
+    id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string;
+    settings: { max_parallel_tasks?: number }; tasks: Array<Record<string, unknown>> | null;
+  }>`
+    SELECT p.id, p.status, p.user_id, p.project_id, p.session_id, p.original_request, pr.settings,
+      (SELECT json_agg(json_build_object(
+          'id', t.id, 'task_id', t.task_id, 'dependencies', t.dependencies, 'status', t.status,
+          'description', t.description, 'agent_id', t.agent_id, 'agent_name', t.agent_name, 'attempts', t.attempts,
+          'lease_token', t.lease_token, 'lease_until', t.lease_until, 'sim', t.sim) ORDER BY t.level, t.task_id)
+       FROM task_plan_tasks t WHERE t.plan_id = p.id) AS tasks
+    FROM task_plans p JOIN user_projects pr ON pr.id = p.project_id
+    WHERE p.id = ${planId}`.execute(db);
+  const row = r.rows[0];
+  if (!row) return { plan: undefined, tasks: [] };
+  const max = row.settings.max_parallel_tasks;
+  return {
+    plan: {
+      id: row.id,
+      status: row.status,
+      userId: row.user_id,
+      projectId: row.project_id,
+      sessionId: row.session_id,
+      originalRequest: row.original_request,
+      maxParallelTasks: typeof max === 'number' ? max : null,
+    },
+    tasks: (row.tasks ?? []).map((t) => ({
+      id: t.id as string,
+      taskId: t.task_id as string,
+      dependencies: t.dependencies as string[],
+      status: t.status as TaskStatus,
+      description: t.description as string,
+      agentId: (t.agent_id as string | null) ?? null,
+      agentName: t.agent_name as string,
+      attempts: t.attempts as number,
+      leaseToken: (t.lease_token as string | null) ?? null,
+      leaseUntil: t.lease_until ? new Date(t.lease_until as string) : null,
+      sim: (t.sim as Record<string, unknown> | null) ?? null,
+    })),
+  };
+}
+
 export async function loadTasks(db: Db | Tx, planId: string): Promise<TaskRow[]> {
   const rows = await db
     .selectFrom('task_plan_tasks')
@@ -109,35 +161,35 @@ async function lockPlan(tx: Tx, planId: string): Promise<PlanStatus | undefined>
 }
 
 /**
- * Applies the settlement of the plan's graph (queued and skipped tasks) and
- * returns the events describing it.
+ * Applies the settlement of the plan's graph (queued and skipped tasks) as
+ * this transaction sees it, and returns the events of the transitions that
+ * actually happened (a concurrent transaction may have made some already).
  */
 async function applySettlement(tx: Tx, planId: string): Promise<NewEvent[]> {
   const tasks = await loadTasks(tx, planId);
   const { queued, skipped } = settle(tasks);
   const byId = new Map(tasks.map((t) => [t.taskId, t]));
   const events: NewEvent[] = [];
-  if (skipped.length) {
-    for (const s of skipped) {
-      await tx
-        .updateTable('task_plan_tasks')
-        .set({ status: 'skipped', error: s.reason, completed_at: sql`now()` })
-        .where('plan_id', '=', planId)
-        .where('task_id', '=', s.taskId)
-        .where('status', 'in', ['pending', 'queued'])
-        .execute();
-      events.push({ type: 'task.skipped', taskId: s.taskId, data: { reason: s.reason } });
-    }
+  for (const s of skipped) {
+    const r = await tx
+      .updateTable('task_plan_tasks')
+      .set({ status: 'skipped', error: s.reason, completed_at: sql`now()` })
+      .where('plan_id', '=', planId)
+      .where('task_id', '=', s.taskId)
+      .where('status', 'in', ['pending', 'queued'])
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) events.push({ type: 'task.skipped', taskId: s.taskId, data: { reason: s.reason } });
   }
   if (queued.length) {
-    await tx
+    const rows = await tx
       .updateTable('task_plan_tasks')
       .set({ status: 'queued', queued_at: sql`now()` })
       .where('plan_id', '=', planId)
       .where('task_id', 'in', queued)
       .where('status', '=', 'pending')
+      .returning('task_id')
       .execute();
-    for (const id of queued) {
+    for (const { task_id: id } of rows) {
       const t = byId.get(id)!;
       events.push({ type: 'task.queued', taskId: id, data: { agent_name: t.agentName, attempt: t.attempts + 1 } });
     }
@@ -145,12 +197,25 @@ async function applySettlement(tx: Tx, planId: string): Promise<NewEvent[]> {
   return events;
 }
 
+/** A plan-status transition: the plan row is locked first and its status handed to `fn`. */
 async function inPlanTx(db: Db, planId: string, fn: (tx: Tx, status: PlanStatus | undefined) => Promise<NewEvent[] | null>): Promise<Changed> {
   return db.transaction().execute(async (tx) => {
     const status = await lockPlan(tx, planId);
     const events = await fn(tx, status);
     if (events === null) return NO_CHANGE;
     return { ok: true, events: await appendEvents(tx, planId, events) };
+  });
+}
+
+/**
+ * A task transition: no plan lock up front; the events (and the cost to add
+ * to the plan) are appended by the transaction's last statement.
+ */
+async function inTaskTx(db: Db, planId: string, fn: (tx: Tx) => Promise<{ events: NewEvent[]; cost?: number } | null>): Promise<Changed> {
+  return db.transaction().execute(async (tx) => {
+    const out = await fn(tx);
+    if (out === null) return NO_CHANGE;
+    return { ok: true, events: await appendEvents(tx, planId, out.events, out.cost ?? 0) };
   });
 }
 
@@ -234,7 +299,7 @@ export async function closeApproval(
 
 /** pending → queued for a task whose dependencies all completed (repairs a lost settlement). */
 export async function markQueued(db: Db, planId: string, task: TaskRow): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx) => {
+  return inTaskTx(db, planId, async (tx) => {
     const r = await tx
       .updateTable('task_plan_tasks')
       .set({ status: 'queued', queued_at: sql`now()` })
@@ -242,42 +307,76 @@ export async function markQueued(db: Db, planId: string, task: TaskRow): Promise
       .where('status', '=', 'pending')
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return null;
-    return [{ type: 'task.queued', taskId: task.taskId, data: { agent_name: task.agentName, attempt: task.attempts + 1 } }];
+    return { events: [{ type: 'task.queued', taskId: task.taskId, data: { agent_name: task.agentName, attempt: task.attempts + 1 } }] };
   });
 }
 
-/**
- * Claims a task for one attempt: queued → running, or takes over a running
- * task whose previous holder released it or whose lease expired (a killed
- * worker). Returns ok=false when another live worker holds it.
- */
-export async function claimTask(db: Db, planId: string, task: TaskRow, token: string, leaseMs: number, attempt: number): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx, status) => {
-    if (status !== 'executing') return null;
+/** pending | queued → skipped because a dependency can no longer complete; cascades. */
+export async function skipTask(db: Db, planId: string, task: TaskRow, reason: string): Promise<Changed> {
+  return inTaskTx(db, planId, async (tx) => {
     const r = await tx
       .updateTable('task_plan_tasks')
-      .set({
-        status: 'running',
-        attempts: sql`attempts + 1`,
-        lease_token: token,
-        lease_until: sql`now() + ${`${leaseMs} milliseconds`}::interval`,
-        started_at: sql`coalesce(started_at, now())`,
-      })
+      .set({ status: 'skipped', error: reason, completed_at: sql`now()` })
       .where('id', '=', task.id)
-      .where((eb) =>
-        eb.or([
-          eb('status', '=', 'queued'),
-          eb.and([
-            eb('status', '=', 'running'),
-            eb.or([eb('lease_token', 'is', null), eb('lease_until', '<', sql<Date>`now()`)]),
-          ]),
-        ]),
-      )
-      .returning(['attempts'])
+      .where('status', 'in', ['pending', 'queued'])
       .executeTakeFirst();
-    if (!r) return null;
-    return [{ type: 'task.started', taskId: task.taskId, data: { agent_name: task.agentName, attempt } }];
+    if (Number(r.numUpdatedRows) !== 1) return null;
+    return { events: [{ type: 'task.skipped', taskId: task.taskId, data: { reason } }, ...(await applySettlement(tx, planId))] };
   });
+}
+
+type EventRow = { id: string; seq: number; type: string; task_id: string | null; payload: Record<string, unknown>; at: Date; session_id: string };
+
+const toStored = (planId: string, rows: EventRow[]): StoredEvent[] =>
+  rows
+    .map((r) => ({ id: String(r.id), planId, sessionId: r.session_id, seq: r.seq, type: r.type, taskId: r.task_id, at: r.at.toISOString(), data: r.payload }))
+    .sort((a, b) => a.seq - b.seq);
+
+/**
+ * Claims a task for one attempt, in ONE statement (the hot path): pending or
+ * queued → running, or takes over a running task whose previous holder
+ * released it or whose lease expired (a killed worker); only while the plan
+ * executes. A task claimed straight from `pending` (its settlement has not
+ * run yet) gets its `task.queued` event too, so the stream still shows
+ * pending → queued → running. Returns ok=false when another live worker
+ * holds it or the plan stopped.
+ */
+export async function claimTask(db: Db, planId: string, task: TaskRow, token: string, leaseMs: number, attempt: number): Promise<Changed> {
+  const queued = JSON.stringify({ agent_name: task.agentName, attempt });
+  const r = await sql<EventRow>`
+    WITH old AS (
+      SELECT id, status FROM task_plan_tasks WHERE id = ${task.id} FOR UPDATE
+    ), t AS (
+      UPDATE task_plan_tasks t SET
+        status = 'running',
+        attempts = t.attempts + 1,
+        lease_token = ${token},
+        lease_until = now() + ${`${leaseMs} milliseconds`}::interval,
+        queued_at = coalesce(t.queued_at, now()),
+        started_at = coalesce(t.started_at, now())
+      FROM old
+      WHERE t.id = old.id
+        AND (old.status IN ('pending', 'queued')
+             OR (old.status = 'running' AND (t.lease_token IS NULL OR t.lease_until < now())))
+        AND EXISTS (SELECT 1 FROM task_plans WHERE id = ${planId} AND status = 'executing')
+      RETURNING t.task_id, old.status AS old_status
+    ), e AS (
+      SELECT t.task_id, x.type, x.ord
+      FROM t, LATERAL (VALUES ('task.queued', 1), ('task.started', 2)) AS x(type, ord)
+      WHERE x.type = 'task.started' OR t.old_status = 'pending'
+    ), p AS (
+      UPDATE task_plans SET event_seq = event_seq + (SELECT count(*) FROM e)
+      WHERE id = ${planId} AND EXISTS (SELECT 1 FROM t)
+      RETURNING event_seq, session_id
+    )
+    INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
+    SELECT ${planId}::uuid, p.session_id,
+           p.event_seq - (SELECT count(*) FROM e)::int + row_number() OVER (ORDER BY e.ord)::int,
+           e.type, e.task_id, ${queued}::jsonb
+    FROM p, e
+    RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
+  if (r.rows.length === 0) return NO_CHANGE;
+  return { ok: true, events: toStored(planId, r.rows) };
 }
 
 /** Keeps a running task's claim alive; false when the claim was lost. */
@@ -305,43 +404,46 @@ export interface TaskOutput {
   worker?: string;
 }
 
-/** running → completed, by the lease holder only; settles dependents in the same transaction. */
+/**
+ * running → completed, by the lease holder only, in ONE statement: the task
+ * row, the plan's cost and event sequence, and the `task.completed` event.
+ * The dependents are released right after (gates) and settled by
+ * `settleDependents`, off the critical path.
+ */
 export async function completeTask(db: Db, planId: string, task: TaskRow, token: string, out: TaskOutput): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx) => {
-    const r = await tx
-      .updateTable('task_plan_tasks')
-      .set({
-        status: 'completed',
-        result: JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker }),
-        actual_cost: sql`coalesce(actual_cost, 0) + ${out.costUsd}`,
-        input_tokens: sql`input_tokens + ${out.inputTokens}`,
-        output_tokens: sql`output_tokens + ${out.outputTokens}`,
-        error: null,
-        lease_token: null,
-        lease_until: null,
-        completed_at: sql`now()`,
-      })
-      .where('id', '=', task.id)
-      .where('status', '=', 'running')
-      .where('lease_token', '=', token)
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) return null;
-    await addPlanCost(tx, planId, out.costUsd);
-    return [
-      {
-        type: 'task.completed',
-        taskId: task.taskId,
-        data: { result: out.text, actual_cost: out.costUsd, duration: out.durationS },
-      },
-      ...(await applySettlement(tx, planId)),
-    ];
-  });
+  const result = JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker });
+  const payload = JSON.stringify({ result: out.text, actual_cost: out.costUsd, duration: out.durationS });
+  const r = await sql<EventRow>`
+    WITH t AS (
+      UPDATE task_plan_tasks SET
+        status = 'completed',
+        result = ${result}::jsonb,
+        actual_cost = coalesce(actual_cost, 0) + ${out.costUsd},
+        input_tokens = input_tokens + ${out.inputTokens},
+        output_tokens = output_tokens + ${out.outputTokens},
+        error = NULL, lease_token = NULL, lease_until = NULL,
+        completed_at = now()
+      WHERE id = ${task.id} AND status = 'running' AND lease_token = ${token}
+      RETURNING task_id
+    ), p AS (
+      UPDATE task_plans SET event_seq = event_seq + 1, total_actual_cost = total_actual_cost + ${out.costUsd}
+      WHERE id = ${planId} AND EXISTS (SELECT 1 FROM t)
+      RETURNING event_seq, session_id
+    )
+    INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
+    SELECT ${planId}::uuid, p.session_id, p.event_seq, 'task.completed', t.task_id, ${payload}::jsonb
+    FROM p, t
+    RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
+  if (r.rows.length === 0) return NO_CHANGE;
+  return { ok: true, events: toStored(planId, r.rows) };
 }
 
-async function addPlanCost(tx: Tx, planId: string, cost: number): Promise<void> {
-  if (cost > 0) {
-    await tx.updateTable('task_plans').set({ total_actual_cost: sql`total_actual_cost + ${cost}` }).where('id', '=', planId).execute();
-  }
+/** Queues the dependents that became runnable (and skips the ones that never can). */
+export async function settleDependents(db: Db, planId: string): Promise<Changed> {
+  return inTaskTx(db, planId, async (tx) => {
+    const events = await applySettlement(tx, planId);
+    return events.length ? { events } : null;
+  });
 }
 
 /**
@@ -349,7 +451,7 @@ async function addPlanCost(tx: Tx, planId: string, cost: number): Promise<void> 
  * claim released, so the next attempt (any worker) can take it.
  */
 export async function releaseForRetry(db: Db, planId: string, task: TaskRow, token: string, error: string, attempt: number, costUsd: number): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx) => {
+  return inTaskTx(db, planId, async (tx) => {
     const r = await tx
       .updateTable('task_plan_tasks')
       .set({ error, lease_token: null, lease_until: null, actual_cost: sql`coalesce(actual_cost, 0) + ${costUsd}` })
@@ -358,8 +460,7 @@ export async function releaseForRetry(db: Db, planId: string, task: TaskRow, tok
       .where('lease_token', '=', token)
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return null;
-    await addPlanCost(tx, planId, costUsd);
-    return [{ type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: true } }];
+    return { cost: costUsd, events: [{ type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: true } }] };
   });
 }
 
@@ -381,7 +482,7 @@ export async function releaseClaim(db: Db, taskRowId: string, token: string): Pr
  * transitively, → skipped.
  */
 export async function failTask(db: Db, planId: string, task: TaskRow, token: string | null, error: string, attempt: number, costUsd: number): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx) => {
+  return inTaskTx(db, planId, async (tx) => {
     let q = tx
       .updateTable('task_plan_tasks')
       .set({
@@ -396,17 +497,16 @@ export async function failTask(db: Db, planId: string, task: TaskRow, token: str
     q = token === null ? q.where('status', 'in', ['pending', 'queued', 'running']) : q.where('status', '=', 'running').where('lease_token', '=', token);
     const r = await q.executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return null;
-    await addPlanCost(tx, planId, costUsd);
-    return [
-      { type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: false } },
-      ...(await applySettlement(tx, planId)),
-    ];
+    return {
+      cost: costUsd,
+      events: [{ type: 'task.failed', taskId: task.taskId, data: { error, attempt, will_retry: false } }, ...(await applySettlement(tx, planId))],
+    };
   });
 }
 
 /** A running task aborted because its plan was cancelled. */
 export async function cancelRunningTask(db: Db, planId: string, task: TaskRow, token: string, costUsd: number): Promise<Changed> {
-  return inPlanTx(db, planId, async (tx) => {
+  return inTaskTx(db, planId, async (tx) => {
     const r = await tx
       .updateTable('task_plan_tasks')
       .set({ status: 'cancelled', error: 'cancelled', lease_token: null, lease_until: null, completed_at: sql`now()`, actual_cost: sql`coalesce(actual_cost, 0) + ${costUsd}` })
@@ -415,8 +515,7 @@ export async function cancelRunningTask(db: Db, planId: string, task: TaskRow, t
       .where('lease_token', '=', token)
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return null;
-    await addPlanCost(tx, planId, costUsd);
-    return [];
+    return { cost: costUsd, events: [] };
   });
 }
 
@@ -480,7 +579,7 @@ export async function finishPlan(db: Db, planId: string, input: FinishInput): Pr
 /** Marks tasks that can no longer run because their job was lost for good. */
 export async function failLostTasks(db: Db, planId: string, taskIds: string[], reason: string): Promise<Changed> {
   if (taskIds.length === 0) return NO_CHANGE;
-  return inPlanTx(db, planId, async (tx) => {
+  return inTaskTx(db, planId, async (tx) => {
     const events: NewEvent[] = [];
     for (const id of taskIds) {
       const r = await tx
@@ -492,7 +591,7 @@ export async function failLostTasks(db: Db, planId: string, taskIds: string[], r
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 1) events.push({ type: 'task.failed', taskId: id, data: { error: reason, attempt: 0, will_retry: false } });
     }
-    return [...events, ...(await applySettlement(tx, planId))];
+    return { events: [...events, ...(await applySettlement(tx, planId))] };
   });
 }
 

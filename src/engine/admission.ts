@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
  */
 const ACQUIRE = `
 local now = tonumber(ARGV[1])
+-- KEYS[3]: the user's parked set; an admitted task is no longer parked.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
@@ -26,6 +27,7 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 4)
+redis.call('ZREM', KEYS[3], ARGV[3])
 return 1
 `;
 
@@ -48,14 +50,13 @@ export function createAdmission(redis: Redis, prefix: string, leaseMs: number): 
   const userKey = (u: string) => `${prefix}:slots:user:${u}`;
   const projectKey = (p: string) => `${prefix}:slots:project:${p}`;
   const parkedKey = (u: string) => `${prefix}:parked:${u}`;
-  redis.defineCommand('codelabAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+  redis.defineCommand('codelabAcquire', { numberOfKeys: 3, lua: ACQUIRE });
   const r = redis as Redis & {
-    codelabAcquire(k1: string, k2: string, now: number, lease: number, member: string, userCap: number, projectCap: number): Promise<number>;
+    codelabAcquire(k1: string, k2: string, k3: string, now: number, lease: number, member: string, userCap: number, projectCap: number): Promise<number>;
   };
   return {
     async acquire(k, limits) {
-      const ok = await r.codelabAcquire(userKey(k.userId), projectKey(k.projectId), Date.now(), leaseMs, k.member, limits.user, limits.project);
-      if (ok === 1) await redis.zrem(parkedKey(k.userId), k.member);
+      const ok = await r.codelabAcquire(userKey(k.userId), projectKey(k.projectId), parkedKey(k.userId), Date.now(), leaseMs, k.member, limits.user, limits.project);
       return ok === 1;
     },
     async extend(k) {

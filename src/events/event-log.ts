@@ -44,44 +44,45 @@ export const channels = {
 type Db = Kysely<Database> | Transaction<Database>;
 
 /**
- * Appends events to a plan's log inside the caller's transaction: the plan
- * row's `event_seq` is bumped in the same statement that reserves the numbers,
- * so sequence numbers are gap-free and ordered by commit even under races
- * (the row lock serialises writers of one plan).
+ * Appends events to a plan's log inside the caller's transaction, in ONE
+ * statement: it bumps the plan row's `event_seq` (taking the row lock, held
+ * until commit) and inserts the events with the numbers it reserved. Sequence
+ * numbers are therefore gap-free and committed in order. Call it last in a
+ * transaction: the plan row stays locked only for this statement and the
+ * commit. `addCost` is added to the plan's running actual cost by the same
+ * statement (it locks the same row anyway).
  */
-export async function appendEvents(db: Db, planId: string, events: NewEvent[]): Promise<StoredEvent[]> {
-  if (events.length === 0) return [];
-  const reserved = await db
-    .updateTable('task_plans')
-    .set({ event_seq: sql`event_seq + ${events.length}` })
-    .where('id', '=', planId)
-    .returning(['event_seq', 'session_id'])
-    .executeTakeFirstOrThrow();
-  const first = reserved.event_seq - events.length + 1;
-  const rows = await db
-    .insertInto('plan_events')
-    .values(
-      events.map((e, i) => ({
-        plan_id: planId,
-        session_id: reserved.session_id,
-        seq: first + i,
-        type: e.type,
-        task_id: e.taskId ?? null,
-        payload: JSON.stringify(e.data ?? {}),
-      })),
+export async function appendEvents(db: Db, planId: string, events: NewEvent[], addCost = 0): Promise<StoredEvent[]> {
+  if (events.length === 0) {
+    if (addCost > 0) await sql`UPDATE task_plans SET total_actual_cost = total_actual_cost + ${addCost} WHERE id = ${planId}`.execute(db);
+    return [];
+  }
+  const payload = JSON.stringify(events.map((e) => ({ type: e.type, task_id: e.taskId ?? null, payload: e.data ?? {} })));
+  const r = await sql<{ id: string; seq: number; type: string; task_id: string | null; payload: Record<string, unknown>; at: Date; session_id: string }>`
+    WITH p AS (
+      UPDATE task_plans
+      SET event_seq = event_seq + ${events.length}, total_actual_cost = total_actual_cost + ${addCost}
+      WHERE id = ${planId}
+      RETURNING event_seq, session_id
     )
-    .returning(['id', 'seq', 'type', 'task_id', 'payload', 'at'])
-    .execute();
-  return rows.map((r) => ({
-    id: String(r.id),
-    planId,
-    sessionId: reserved.session_id,
-    seq: r.seq,
-    type: r.type,
-    taskId: r.task_id,
-    at: r.at.toISOString(),
-    data: r.payload as Record<string, unknown>,
-  }));
+    INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
+    SELECT ${planId}::uuid, p.session_id, p.event_seq - ${events.length} + e.ord::int,
+           e.value->>'type', e.value->>'task_id', coalesce(e.value->'payload', '{}'::jsonb)
+    FROM p, jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS e(value, ord)
+    RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
+  if (r.rows.length !== events.length) throw new Error(`plan ${planId} not found while appending events`);
+  return r.rows
+    .map((row) => ({
+      id: String(row.id),
+      planId,
+      sessionId: row.session_id,
+      seq: row.seq,
+      type: row.type,
+      taskId: row.task_id,
+      at: row.at.toISOString(),
+      data: row.payload,
+    }))
+    .sort((a, b) => a.seq - b.seq);
 }
 
 /**
