@@ -176,3 +176,25 @@ describe('GET /plans', () => {
     expect((await call(app, 'GET', plans(listProject))).status).toBe(401);
   });
 });
+
+describe('OpenAPI document', () => {
+  it('documents chat, plans, decisions and usage with their resource shapes', async () => {
+    const res = await call(app, 'GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    const paths = Object.keys(res.body.paths);
+    for (const p of [
+      '/v1/projects/{projectId}/chat',
+      '/v1/projects/{projectId}/plans',
+      '/v1/projects/{projectId}/plans/{planId}',
+      '/v1/projects/{projectId}/plans/{planId}/approve',
+      '/v1/projects/{projectId}/plans/{planId}/reject',
+      '/v1/projects/{projectId}/plans/{planId}/cancel',
+      '/v1/projects/{projectId}/usage',
+    ]) expect(paths).toContain(p);
+    const schemas = res.body.components.schemas;
+    expect(Object.keys(schemas.Plan.properties)).toEqual(expect.arrayContaining(['critical_path', 'summary', 'approval_expires_at', 'cache_hit', 'tasks', 'llm_provider']));
+    expect(Object.keys(schemas.Task.properties)).toEqual(expect.arrayContaining(['task_id', 'agent_name', 'dependencies', 'result', 'attempts']));
+    expect(res.body.paths['/v1/projects/{projectId}/usage'].get.description).toMatch(/by_day/);
+    expect(res.body.paths['/v1/projects/{projectId}/chat'].post.responses).toHaveProperty('202');
+  });
+});

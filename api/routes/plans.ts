@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Deps } from '../../src/deps.js';
 import type { Database, Plan, PlanStatus } from '../../db/schema.js';
 import { conflict, notFound } from '../../src/core/errors.js';
 import { createPlanControl, type PlanControl } from '../../src/engine/plan-control.js';
+import type { AppEnv } from '../context.js';
 import { afterCursor, cursorAt, decodeCursor, pageOf, pageQuerySchema, toPage } from '../pagination.js';
 import {
   bearerAuth, bodyErrors, commonErrors, conflictError, createRouter, jsonBody, jsonResponse, projectParams,
@@ -186,7 +188,7 @@ const tags = ['plans'];
 export function planRoutes(deps: Deps, control: PlanControl = createPlanControl(deps)) {
   const { db } = deps;
   const router = createRouter();
-  const scopeOf = (c: { get(k: 'user'): { id: string }; get(k: 'project'): { id: string } }) => ({
+  const scopeOf = (c: Context<AppEnv>) => ({
     userId: c.get('user').id,
     projectId: c.get('project').id,
   });
@@ -241,7 +243,7 @@ export function planRoutes(deps: Deps, control: PlanControl = createPlanControl(
 
   /** Runs a decision on a plan of the caller's; 409 naming the current status when it does not apply. */
   const decide = async (
-    c: { get(k: 'user'): { id: string }; get(k: 'project'): { id: string }; get(k: 'logger'): Deps['logger'] },
+    c: Context<AppEnv>,
     planId: string,
     action: 'approve' | 'reject' | 'cancel',
     run: (userId: string) => Promise<boolean>,
