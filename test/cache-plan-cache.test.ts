@@ -99,15 +99,15 @@ describe('plan cache', () => {
 
   it('treats an expired entry as a miss, for exact and similar lookups', async () => {
     const scope = newScope();
-    await cache.store({ ...scope, request: text('r09'), plan: planFor('r09') });
-    expect((await cache.lookup({ ...scope, request: text('r09p') }))?.kind).toBe('similar');
+    await cache.store({ ...scope, request: text('r14'), plan: planFor('r14') });
+    expect((await cache.lookup({ ...scope, request: text('r14p') }))?.kind).toBe('similar');
     const [key] = await ctx.deps.redis.keys(`${ctx.config.QUEUE_PREFIX}:plancache:${scope.userId}:*`);
     await ctx.deps.redis.pexpire(key!, 1);
     const deadline = Date.now() + 5000;
     while ((await ctx.deps.redis.exists(key!)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(await ctx.deps.redis.exists(key!)).toBe(0);
-    expect(await cache.lookup({ ...scope, request: text('r09') })).toBeNull();
-    expect(await cache.lookup({ ...scope, request: text('r09p') })).toBeNull();
+    expect(await cache.lookup({ ...scope, request: text('r14') })).toBeNull();
+    expect(await cache.lookup({ ...scope, request: text('r14p') })).toBeNull();
   });
 
   it('expires entries after ttlS seconds', async () => {
