@@ -8,6 +8,7 @@ import { ALL_QUEUES } from '../src/queues/catalog.js';
 
 interface Service {
   image?: string;
+  restart?: string;
   build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
