@@ -4,10 +4,12 @@
  * in-process on a free port. Run: npx tsx bench/chat-latency.ts --help
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { sign } from 'hono/jwt';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
@@ -43,13 +45,16 @@ if (args.help) {
 Scenarios: POST /v1/projects/{id}/chat (a new session, a plan in planning, the
 plan.planning event and the planner job per request; no worker runs, so no LLM
 call) and GET /v1/projects/{id}/plans/{id} (a plan with 3 tasks). The API runs
-in this process on a free port; autocannon runs in a worker thread, so load
-generation and the server use separate cores. Uses a throwaway schema and Redis
+in this process on a free port; autocannon runs in a child process, so load
+generation and the server use separate cores. "server cpu ms/req" is the API
+process's CPU time over the run divided by the requests: on a busy machine
+latency grows with the load average, CPU per request much less. Uses a throwaway schema and Redis
 prefix, removed at the end. Prints a table of req/s, p50/p99/max latency, errors.
 `);
   process.exit(0);
 }
 
+const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const connections = args.connections.split(',').map(Number);
 const duration = Number(args.duration);
 
@@ -70,7 +75,23 @@ await ensureDatabase(config.DATABASE_URL);
 const deps = createDeps(config, { logger: createLogger(config.LOG_LEVEL), role: 'bench-chat' });
 await migrateUp(deps.db, config.DATABASE_SCHEMA);
 const app = createApp(deps);
-const server = await startApiServer(deps, app, { port: 0, host: '127.0.0.1' });
+// Counts requests still running on the server, so the schema is dropped only once they finished
+// (autocannon closes its sockets at the end of a run; the handlers go on).
+let inFlight = 0;
+const counted = Object.assign(Object.create(app) as typeof app, {
+  fetch: async (...a: Parameters<typeof app.fetch>) => {
+    inFlight++;
+    try {
+      return await app.fetch(...a);
+    } finally {
+      inFlight--;
+    }
+  },
+});
+const server = await startApiServer(deps, counted, { port: 0, host: '127.0.0.1' });
+const drained = async () => {
+  for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+};
 const base = `http://127.0.0.1:${server.port}`;
 
 interface Row {
@@ -82,6 +103,8 @@ interface Row {
   'p99 ms': number;
   'max ms': number;
   errors: number;
+  'server cpu ms/req': number;
+  'load avg': number;
 }
 const rows: Row[] = [];
 
@@ -109,16 +132,27 @@ try {
     .execute();
   const planPath = `/v1/projects/${project.id}/plans/${first.plan_id}`;
 
-  const run = (opts: { path: string; method: 'GET' | 'POST'; body?: string; connections: number; duration: number }) =>
-    autocannon({
-      url: `${base}${opts.path}`,
-      method: opts.method,
-      headers,
-      body: opts.body,
-      connections: opts.connections,
-      duration: opts.duration,
-      workers: 1,
-    });
+  /**
+   * One autocannon run in a child process (its own core, not this event loop's), with the
+   * server's CPU time over the run: CPU ms per request is what the load on the machine cannot hide.
+   */
+  const run = async (opts: { path: string; method: 'GET' | 'POST'; body?: string; connections: number; duration: number }) => {
+    const cli = [
+      autocannonBin, '--json', '-c', String(opts.connections), '-d', String(opts.duration), '-m', opts.method,
+      ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+      ...(opts.body ? ['-b', opts.body] : []),
+      `${base}${opts.path}`,
+    ];
+    const cpuBefore = process.cpuUsage();
+    const child = spawn(process.execPath, cli, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+    await drained();
+    const cpu = process.cpuUsage(cpuBefore);
+    return { result: JSON.parse(out) as autocannon.Result, cpuMs: (cpu.user + cpu.system) / 1000, load: loadavg()[0]! };
+  };
 
   process.stderr.write(`warming up for ${args.warmup} s…\n`);
   await run({ path: chatPath, method: 'POST', body: chatBody, connections: 20, duration: Number(args.warmup) });
@@ -129,7 +163,7 @@ try {
   ] as const) {
     for (const c of connections) {
       process.stderr.write(`${scenario}, ${c} connections, ${duration} s…\n`);
-      const r = await run({ ...opts, connections: c, duration });
+      const { result: r, cpuMs, load } = await run({ ...opts, connections: c, duration });
       rows.push({
         scenario,
         connections: c,
@@ -139,6 +173,8 @@ try {
         'p99 ms': r.latency.p99,
         'max ms': r.latency.max,
         errors: r.errors + r.timeouts + r.non2xx,
+        'server cpu ms/req': Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)),
+        'load avg': Number(load.toFixed(1)),
       });
     }
   }
@@ -155,7 +191,10 @@ try {
     `${JSON.stringify(
       {
         at: new Date().toISOString(),
-        machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version },
+        machine: {
+          cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version,
+          load_average_at_end: loadavg().map((x) => Number(x.toFixed(2))),
+        },
         settings: { duration_s: duration, connections, database_pool_size: config.DATABASE_POOL_SIZE },
         results: rows,
       },
@@ -165,6 +204,7 @@ try {
   );
   console.log(`\nwritten to ${args.out}`);
 } finally {
+  await drained();
   await server.close();
   await deleteKeys(deps.redis, `${config.QUEUE_PREFIX}:*`).catch(() => undefined);
   await sql`DROP SCHEMA IF EXISTS ${sql.id(config.DATABASE_SCHEMA)} CASCADE`.execute(deps.db).catch(() => undefined);
