@@ -74,6 +74,13 @@ const configSchema = z
     SSE_MAX_STREAMS_PER_USER: int(20, 1, 100_000),
     SSE_HEARTBEAT_MS: int(15_000, 10, 15_000),
     SSE_MAX_QUEUED_BYTES: int(1_048_576, 1024),
+    /** Per-user request rate on /v1/* (GCRA in Redis, shared by every API process): sustained requests per minute (0: off) and the burst allowed at once. */
+    RATE_LIMIT_PER_MINUTE: num(600),
+    RATE_LIMIT_BURST: int(100, 1, 1_000_000),
+    /** Per-user LLM spend per UTC day, USD (0: unlimited): a plan estimated over what is left fails at planning (BUDGET_EXCEEDED). */
+    USER_DAILY_BUDGET_USD: num(10),
+    /** Plans a user may have in planning/created/executing at once (0: no cap); POST …/chat answers 429 past it. */
+    USER_MAX_EXECUTING_PLANS: int(5, 0, 100_000),
     BULL_BOARD_USER: optionalString,
     BULL_BOARD_PASSWORD: optionalString,
     BULL_BOARD_READ_ONLY: bool.default(true),

@@ -25,6 +25,7 @@ import type { PlanCache, PlanCacheQuery } from '../src/core/plan/plan-cache.js';
 import { PLAN_JSON_SCHEMA, type ModelPlan } from '../src/core/plan/plan-schema.js';
 import { buildPlanningMessages, buildRepairMessages } from '../src/core/plan/prompt.js';
 import { validatePlan, type PlanIssue } from '../src/core/plan/validate.js';
+import { planBudgetRefusal } from '../src/limits/budget.js';
 
 /** Repair rounds after the first answer: three model calls at most per job attempt. */
 export const MAX_REPAIRS = 2;
@@ -125,6 +126,13 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
     };
     const validateOpts = { activeAgents: cacheQuery.agents, disabledAgents: disabled, maxTasks: config.MAX_PLAN_TASKS };
 
+    // A user with nothing left of today's budget is refused before the planning call costs more.
+    const spentOut = await planBudgetRefusal(deps, plan.user_id, 0);
+    if (spentOut) {
+      await failPlan(deps, planId, spentOut.code, spentOut.message, 0);
+      throw new UnrecoverableError(spentOut.message);
+    }
+
     // 1. The plan: from the cache when it still fits the team, else from the model (with repairs).
     let planned: { plan: ModelPlan; costUsd: number; provider: string | null; llmCalls: number; cacheHit: boolean };
     const cached = opts.planCache ? await lookupCache(opts.planCache, cacheQuery, validateOpts, log) : null;
@@ -180,6 +188,12 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
       if (!(err instanceof AppError) || !err.isUserError) throw err;
       await failPlan(deps, planId, err.code, `planning failed: ${err.message}`, planned.costUsd, planned.provider ?? undefined);
       throw new UnrecoverableError(err.message);
+    }
+    // The tasks' estimate must fit what is left of the user's daily budget (the planning calls are already in llm_calls).
+    const overBudget = await planBudgetRefusal(deps, plan.user_id, estimate.totalCostUsd - estimate.planningCostUsd);
+    if (overBudget) {
+      await failPlan(deps, planId, overBudget.code, overBudget.message, planned.costUsd, planned.provider ?? undefined);
+      throw new UnrecoverableError(overBudget.message);
     }
     const approval = decideApproval({ totalCostUsd: estimate.totalCostUsd, threshold, tasks: estimate.tasks });
 
