@@ -24,6 +24,7 @@ import { planRoutes } from './routes/plans.js';
 import { projectRoutes } from './routes/projects.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { usageRoutes } from './routes/usage.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface AppOptions {
   /** The process's draining flag (bin/start.ts sets it on SIGTERM): `/health/ready` answers 503 once set. */
@@ -90,6 +91,8 @@ export function createApp(deps: Deps, opts: AppOptions = {}): App {
   app.route('/', planRoutes(deps, createPlanControl(deps)));
   app.route('/', usageRoutes(deps));
   app.route('/', eventRoutes(deps, streams));
+  // The web UI (built by `npm run build`) at `/`, and its dev sign-in.
+  app.route('/', uiRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', {
