@@ -23,7 +23,7 @@ const chatBody = z
       .string()
       .min(1)
       .refine((s) => s.trim().length > 0, 'must not be blank')
-      .refine((s) => [...s].length <= MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
+      .refine((s) => s.length <= MAX_MESSAGE_CHARS || [...s].length <= MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
     session_id: z.uuid().optional().openapi({ description: 'A session of this project; a new one is made when absent.' }),
   })
   .openapi('ChatRequest');
@@ -39,7 +39,8 @@ const chatAccepted = z
 
 /** The first ~80 characters of a message, cut at a word boundary when one is near, on one line. */
 export function topicOf(message: string): string {
-  const flat = message.replace(/\s+/g, ' ').trim();
+  // Only the start matters: a 16,000-character message is not split into code points.
+  const flat = message.trim().slice(0, TOPIC_CHARS * 4).replace(/\s+/g, ' ').replace(/[\uD800-\uDBFF]$/, '').trim();
   const chars = [...flat];
   if (chars.length <= TOPIC_CHARS) return flat;
   const cut = chars.slice(0, TOPIC_CHARS - 1).join('');
