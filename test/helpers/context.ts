@@ -26,6 +26,9 @@ export function testEnv(name: string, extra: Record<string, string> = {}): Recor
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SIMULATED_LATENCY_MS: '5',
+    // Per-user limits are off unless a file turns them on (test/limits-*.test.ts): many files make dozens of plans or poll as one user.
+    RATE_LIMIT_PER_MINUTE: '0',
+    USER_MAX_EXECUTING_PLANS: '0',
     ...extra,
   };
 }
