@@ -35,8 +35,9 @@ describe('execution engine on BullMQ flows', () => {
     expect([...t.values()].every((x) => x.status === 'completed' && x.attempts === 1)).toBe(true);
     expect(t.get('d')!.started_at!.getTime()).toBeGreaterThanOrEqual(Math.max(t.get('b')!.completed_at!.getTime(), t.get('c')!.completed_at!.getTime()));
     expect(t.get('b')!.started_at!.getTime()).toBeGreaterThanOrEqual(t.get('a')!.completed_at!.getTime());
-    // the join's prompt received both branches' results (the simulated agent names them)
-    expect(JSON.stringify(t.get('d')!.result)).toMatch(/b/);
+    // the join's prompt received both branches' results (the simulated agent quotes them)
+    expect((t.get('d')!.result as { text: string }).text).toMatch(/It used 2 results: b \(researcher\) "\[simulated researcher\] Completed task b.*; c \(researcher\) "\[simulated researcher\] Completed task c/);
+    expect((t.get('a')!.result as { text: string }).text).toMatch(/received no results/);
   });
 
   it('gives the plan a gap-free event sequence from 1 with one task.started per task', async () => {
@@ -109,6 +110,44 @@ describe('execution engine on BullMQ flows', () => {
     const firstEnd = Math.min(...wide.map((t) => t.completed_at!.getTime()));
     // every branch started before any branch finished: they ran together
     expect(lastStart).toBeLessThan(firstEnd);
+  });
+
+  it('runs an agent\'s tool calls through the registry, records them as events, and refuses tools outside its allowlist', async () => {
+    const tools = '```tools\n[{"name":"calculator","arguments":{"expression":"6*7"}},{"name":"http_fetch","arguments":{"url":"http://example.com"}}]\n```';
+    const r = await run([{ id: 'calc', agent: 'analyst', description: `Compute the answer. ${tools}` }]);
+    expect(r.status).toBe('completed');
+    const calls = r.events.filter((e) => e.type === 'task.tool_call');
+    expect(calls.map((c) => c.payload.tool)).toEqual(['calculator', 'http_fetch']);
+    expect(calls[0]!.payload.output).toMatchObject({ result: 42 });
+    expect(JSON.stringify(calls[1]!.payload.output)).toMatch(/not allowed|allowlist/i);
+    expect((r.tasks[0]!.result as { text: string; tool_calls: number }).tool_calls).toBe(2);
+  });
+
+  it('delivers a message an agent left for another agent into that agent\'s later task', async () => {
+    const researcher = owner.agents.get('researcher')!;
+    const row = await ctx.deps.db.selectFrom('user_agents').select('config').where('id', '=', researcher).executeTakeFirstOrThrow();
+    await ctx.deps.db.updateTable('user_agents').set({ config: JSON.stringify({ ...row.config, tools: ['send_message'] }) }).where('id', '=', researcher).execute();
+    try {
+      const send = '```tools\n[{"name":"send_message","arguments":{"to_agent":"writer","text":"cite the 2024 survey"}}]\n```';
+      const r = await run([
+        { id: 'find', agent: 'researcher', description: `Find sources. ${send}` },
+        { id: 'draft', agent: 'writer', deps: ['find'] },
+      ]);
+      expect(r.status).toBe('completed');
+      const msg = r.events.find((e) => e.type === 'task.message');
+      expect(msg?.payload).toMatchObject({ from_agent: 'researcher', to_agent: 'writer', text: 'cite the 2024 survey' });
+      const { loadPlanWithTasks } = await import('../db/repositories/execution-repository.js');
+      const { inputs } = await loadPlanWithTasks(ctx.deps.db, r.planId, 'draft');
+      expect(inputs.inbox).toEqual([{ from: 'researcher', text: 'cite the 2024 survey' }]);
+      const { buildAgentMessages } = await import('../src/core/agent-prompt.js');
+      const prompt = buildAgentMessages({
+        agent: { name: 'writer', role: 'w', systemPrompt: 's' }, task: { taskId: 'draft', description: 'd' }, request: 'r',
+        dependencies: [], inbox: inputs.inbox, context: [], dependencyTokenBudget: 100,
+      });
+      expect(prompt[1]!.content).toContain('- from researcher: cite the 2024 survey');
+    } finally {
+      await ctx.deps.db.updateTable('user_agents').set({ config: JSON.stringify(row.config) }).where('id', '=', researcher).execute();
+    }
   });
 
   it('cancels a running plan: running work is aborted, pending tasks are cancelled', async () => {

@@ -66,7 +66,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const log = logger.child({ plan_id: data.planId, task_id: data.taskId, job_id: job.id, attempt });
 
-    const { plan, tasks } = await loadPlanWithTasks(db, data.planId);
+    const { plan, tasks, inputs } = await loadPlanWithTasks(db, data.planId, data.taskId);
     if (!plan) return { status: 'gone' };
     const task = tasks.find((t) => t.taskId === data.taskId);
     if (!task) return { status: 'gone' };
@@ -130,7 +130,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       }, Math.max(250, Math.floor(config.TASK_LEASE_MS / 3)));
 
       try {
-        const out = await runTask(deps, engine, { plan, task, tasks, attempt, signal: controller.signal });
+        const out = await runTask(deps, engine, { plan, task, tasks, inputs, attempt, signal: controller.signal });
         const done = await completeTask(db, plan.id, task, lease, out);
         if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
         // Release first: the dependents can start now. Each becomes queued

@@ -75,21 +75,48 @@ export async function loadPlan(db: Db | Tx, planId: string): Promise<PlanRow | u
  * The plan and its tasks in one round trip (the first thing every task job
  * does).
  */
-export async function loadPlanWithTasks(db: Db, planId: string): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[] }> {
+/** What one task needs to run, beyond the plan's graph. */
+export interface TaskInputs {
+  agent: { name: string; status: 'active' | 'disabled'; config: import('../schema.js').AgentConfig } | null;
+  /** Results of the task's dependencies, by task id. */
+  results: Map<string, string>;
+  /** Messages other agents of the plan left for this task's agent, oldest first. */
+  inbox: Array<{ from: string; text: string }>;
+}
+
+export async function loadPlanWithTasks(
+  db: Db,
+  planId: string,
+  forTask?: string,
+): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[]; inputs: TaskInputs }> {
   const r = await sql<{
     id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string;
     settings: { max_parallel_tasks?: number }; tasks: Array<Record<string, unknown>> | null;
+    agent: TaskInputs['agent']; results: Array<{ task_id: string; text: string | null }> | null;
+    inbox: Array<{ from: string; text: string }> | null;
   }>`
+    WITH me AS (SELECT agent_id, agent_name, dependencies FROM task_plan_tasks WHERE plan_id = ${planId} AND task_id = ${forTask ?? null})
     SELECT p.id, p.status, p.user_id, p.project_id, p.session_id, p.original_request, pr.settings,
       (SELECT json_agg(json_build_object(
           'id', t.id, 'task_id', t.task_id, 'dependencies', t.dependencies, 'status', t.status,
           'description', t.description, 'agent_id', t.agent_id, 'agent_name', t.agent_name, 'attempts', t.attempts,
           'lease_token', t.lease_token, 'lease_until', t.lease_until, 'sim', t.sim) ORDER BY t.level, t.task_id)
-       FROM task_plan_tasks t WHERE t.plan_id = p.id) AS tasks
+       FROM task_plan_tasks t WHERE t.plan_id = p.id) AS tasks,
+      (SELECT json_build_object('name', a.name, 'status', a.status, 'config', a.config)
+       FROM me JOIN user_agents a ON a.id = me.agent_id) AS agent,
+      (SELECT json_agg(json_build_object('task_id', d.task_id, 'text', d.result->>'text'))
+       FROM me JOIN task_plan_tasks d ON d.plan_id = ${planId} AND me.dependencies ? d.task_id) AS results,
+      (SELECT json_agg(json_build_object('from', m.from_agent, 'text', m.text) ORDER BY m.id)
+       FROM me JOIN agent_messages m ON m.plan_id = ${planId} AND m.to_agent = me.agent_name) AS inbox
     FROM task_plans p JOIN user_projects pr ON pr.id = p.project_id
     WHERE p.id = ${planId}`.execute(db);
   const row = r.rows[0];
-  if (!row) return { plan: undefined, tasks: [] };
+  const inputs: TaskInputs = {
+    agent: row?.agent ?? null,
+    results: new Map((row?.results ?? []).map((x) => [x.task_id, x.text ?? ''])),
+    inbox: row?.inbox ?? [],
+  };
+  if (!row) return { plan: undefined, tasks: [], inputs };
   const max = row.settings.max_parallel_tasks;
   return {
     plan: {
@@ -114,6 +141,7 @@ export async function loadPlanWithTasks(db: Db, planId: string): Promise<{ plan:
       leaseUntil: t.lease_until ? new Date(t.lease_until as string) : null,
       sim: (t.sim as Record<string, unknown> | null) ?? null,
     })),
+    inputs,
   };
 }
 

@@ -4,8 +4,8 @@ import type { ChatRequest, ChatResponse } from '../core/llm.js';
 import { buildAgentMessages } from '../core/agent-prompt.js';
 import { AppError } from '../core/errors.js';
 import { publishEphemeral } from '../events/event-log.js';
-import { loadResults, type PlanRow, type TaskRow, type TaskOutput } from '../../db/repositories/execution-repository.js';
-import type { AgentConfig, SimOptions } from '../../db/schema.js';
+import type { PlanRow, TaskInputs, TaskRow, TaskOutput } from '../../db/repositories/execution-repository.js';
+import type { SimOptions } from '../../db/schema.js';
 import type { Engine } from './engine.js';
 import { appendEvents, type NewEvent } from '../events/event-log.js';
 import { runToolLoop } from '../tools/tool-loop.js';
@@ -27,6 +27,8 @@ export interface RunTaskInput {
   signal: AbortSignal;
   /** All tasks of the plan (for the dependencies' agent names). */
   tasks: readonly TaskRow[];
+  /** The agent, dependency results and inbox, loaded with the plan. */
+  inputs: TaskInputs;
 }
 
 /**
@@ -44,23 +46,11 @@ async function emit(deps: Deps, planId: string, events: NewEvent[]): Promise<voi
 export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): Promise<TaskOutput> {
   const { plan, task, attempt, signal, tasks } = input;
   const started = Date.now();
-  const agent = task.agentId
-    ? await deps.db.selectFrom('user_agents').select(['name', 'config', 'status']).where('id', '=', task.agentId).executeTakeFirst()
-    : undefined;
+  const { agent, results, inbox } = input.inputs;
   if (!agent) throw new AppError('AGENT_NOT_FOUND', 'unprocessable', `agent ${task.agentName} no longer exists`);
   if (agent.status !== 'active') throw new AppError('AGENT_DISABLED', 'unprocessable', `agent ${task.agentName} is disabled`);
-  const cfg = agent.config as AgentConfig;
+  const cfg = agent.config;
 
-  const [results, inbox] = await Promise.all([
-    loadResults(deps.db, plan.id, task.dependencies),
-    deps.db
-      .selectFrom('agent_messages')
-      .select(['from_agent', 'text'])
-      .where('plan_id', '=', plan.id)
-      .where('to_agent', '=', task.agentName)
-      .orderBy('id')
-      .execute(),
-  ]);
   const messages = buildAgentMessages({
     agent: { name: agent.name, role: cfg.role, systemPrompt: cfg.system_prompt },
     task: { taskId: task.taskId, description: task.description },
@@ -70,7 +60,7 @@ export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): 
       agentName: tasks.find((t) => t.taskId === d)?.agentName ?? '',
       result: results.get(d) ?? '',
     })),
-    inbox: inbox.map((m) => ({ from: m.from_agent, text: m.text })),
+    inbox,
     context: [],
     dependencyTokenBudget: DEPENDENCY_TOKEN_BUDGET,
   });

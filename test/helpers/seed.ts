@@ -32,6 +32,7 @@ export async function seedProject(
 
 export interface SeedTask {
   id: string;
+  description?: string;
   deps?: string[];
   agent?: string;
   sim?: SimOptions;
@@ -71,7 +72,7 @@ export async function seedPlan(
           return {
             plan_id: plan.id,
             task_id: t.id,
-            description: `do ${t.id}`,
+            description: t.description ?? `do ${t.id}`,
             agent_id: owner.agents.get(agent) ?? null,
             agent_name: agent,
             dependencies: JSON.stringify(t.deps ?? []),
