@@ -46,7 +46,9 @@ Scenarios: POST /v1/projects/{id}/chat (a new session, a plan in planning, the
 plan.planning event and the planner job per request; no worker runs, so no LLM
 call) and GET /v1/projects/{id}/plans/{id} (a plan with 3 tasks). The API runs
 in this process on a free port; autocannon runs in a child process, so load
-generation and the server use separate cores. "server cpu ms/req" is the API
+generation and the server use separate cores. One user sends every request:
+the rate limiter runs (its Redis call) with a limit it never reaches, and the
+per-user active-plans cap is off, since without workers the plans pile up. "server cpu ms/req" is the API
 process's CPU time over the run divided by the requests: on a busy machine
 latency grows with the load average, CPU per request much less. Uses a throwaway schema and Redis
 prefix, removed at the end. Prints a table of req/s, p50/p99/max latency, errors.
@@ -68,6 +70,11 @@ const env: Record<string, string> = {
   JWT_SECRET: 'bench-secret-0123456789abcdef',
   LOG_LEVEL: 'warn',
   SIMULATED_LATENCY_MS: '0',
+  // One user sends everything: the rate limiter still runs its Redis call on every request but never
+  // refuses; the active-plans cap is off (with no worker, this user's planning plans only pile up).
+  RATE_LIMIT_PER_MINUTE: '100000000',
+  RATE_LIMIT_BURST: '1000000',
+  USER_MAX_EXECUTING_PLANS: '0',
   ...(args.pool ? { DATABASE_POOL_SIZE: args.pool } : {}),
 };
 const config = loadConfig(env);
