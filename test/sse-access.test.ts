@@ -10,6 +10,7 @@ import { createLogger } from '../src/logger.js';
 import { EventStream } from '../src/events/event-stream.js';
 import { createStreamManager } from '../src/events/stream-manager.js';
 import { LiveDelta, LiveEvent } from '../src/events/live-message.js';
+import { publishEvents, type StoredEvent } from '../src/events/event-log.js';
 
 const CAP = 3;
 let ctx: TestContext;
@@ -153,5 +154,36 @@ describe('slow client', () => {
     await manager.close();
     expect(written.length).toBe(2);
     void run;
+  });
+
+  it('over HTTP: a client that stops reading is cut at the bound while a reading client of the same plan gets every event', async () => {
+    for (const c of open.splice(0)) c.close();
+    await eventually(async () => app.streams.openStreams() === 0, 10_000, 'earlier streams closed');
+    const planId = alice.planId;
+    const fast = await openSse(planUrl(alice), { token: alice.token });
+    // the slow client: headers read, body never read
+    const slow = await fetch(planUrl(alice), { headers: { authorization: `Bearer ${alice.token}` } });
+    expect([fast.status, slow.status]).toEqual([200, 200]);
+    expect(app.streams.openStreams()).toBe(2);
+
+    const pad = 'x'.repeat(8 * 1024);
+    const event = (seq: number): StoredEvent => ({
+      id: String(seq), planId, sessionId: alice.sessionId, seq, type: 'task.tool_call', taskId: 'a', at: new Date().toISOString(), data: { pad },
+    });
+    // 40 rounds of 50 events of 8 KiB (16 MiB): each round waits for the fast client, the slow one falls behind
+    let seq = 0;
+    for (let round = 0; round < 40; round++) {
+      await publishEvents(ctx.deps.redis, ctx.deps.prefix, Array.from({ length: 50 }, () => event(++seq)));
+      await eventually(async () => fast.messages.length >= seq, 20_000, `fast client at ${seq}`);
+    }
+    expect(fast.messages.map((m) => Number(m.id))).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    await eventually(async () => app.streams.openStreams() === 1, 10_000, 'the slow stream closed');
+    // the slow client's connection was cut: its body ends or errors instead of hanging, short of the events
+    let got = 0;
+    await (async () => {
+      for await (const chunk of slow.body as unknown as AsyncIterable<Uint8Array>) got += chunk.length;
+    })().catch(() => undefined);
+    expect(got).toBeLessThan(seq * pad.length);
+    fast.close();
   });
 });

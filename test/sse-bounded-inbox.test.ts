@@ -58,6 +58,14 @@ describe('bounded per-stream queue (slow client policy)', () => {
     expect(await drain(inbox)).toEqual(['e1', 'e2']);
   });
 
+  it('takes one message bigger than the bound when nothing is queued (the bound is on the backlog)', async () => {
+    const inbox = new BoundedInbox<Msg>(100);
+    expect(inbox.push(ev('big', 500))).toBe('queued');
+    expect(inbox.push(ev('next', 10))).toBe('overflow');
+    expect(await drain(inbox)).toEqual(['big']);
+    expect(inbox.push(ev('after', 500))).toBe('queued');
+  });
+
   it('wakes a waiting consumer, and a close ends it with undefined', async () => {
     const inbox = new BoundedInbox<Msg>(1000);
     const waiting = inbox.next();

@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { Deps } from '../../src/deps.js';
 import { notFound } from '../../src/core/errors.js';
 import { channels } from '../../src/events/event-log.js';
 import { EventStream, type StreamTarget } from '../../src/events/event-stream.js';
+import { sseBody } from '../../src/events/sse.js';
 import type { StreamManager } from '../../src/events/stream-manager.js';
 import type { AppEnv } from '../context.js';
 import { errorBodySchema, validationError } from '../errors.js';
@@ -57,25 +57,23 @@ export function eventRoutes(deps: Deps, manager: StreamManager) {
     const logger = c.get('logger');
     const stream = new EventStream({ db, manager, logger }, target);
     const detach = await manager.attach(c.get('user').id, channel, stream);
-    // nginx and friends must not buffer the stream.
-    c.header('X-Accel-Buffering', 'no');
+    const { body, sink } = sseBody(() => stream.stop('client'));
+    c.req.raw.signal.addEventListener('abort', () => stream.stop('client'), { once: true });
+    // Cutting a too-slow client: on Node, destroy its socket (erroring the body would also work, but
+    // @hono/node-server prints every body error to the console).
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    return streamSSE(c, async (sse) => {
-      sse.onAbort(() => stream.stop('client'));
-      await stream.run(
-        {
-          write: async (bytes) => {
-            await sse.write(bytes);
-          },
-          abort: () => {
-            sse.abort();
-            // A slow client's socket still holds what was written: cut it, it resumes with Last-Event-ID.
-            outgoing?.destroy();
-          },
-        },
-        detach,
-      );
+    const cut = outgoing ? { ...sink, abort: () => outgoing.destroy() } : sink;
+    void stream.run(cut, detach).finally(() => {
+      sink.close();
       logger.debug({ reason: stream.reason }, 'sse stream ended');
+    });
+    return c.newResponse(body, 200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      // chunked from the first byte: the server must not wait for the body to guess a length
+      'Transfer-Encoding': 'chunked',
+      // nginx and friends must not buffer the stream
+      'X-Accel-Buffering': 'no',
     });
   };
 

@@ -42,7 +42,8 @@ export class BoundedInbox<T extends InboxItem> {
 
   push(item: T): PushResult {
     if (this.closed) return 'dropped';
-    if (this.size + item.bytes > this.maxBytes) {
+    // The bound is on the backlog: one message alone is always taken, however big.
+    if (this.length > 0 && this.size + item.bytes > this.maxBytes) {
       if (item.droppable) {
         this.dropped++;
         return 'dropped';
