@@ -75,3 +75,28 @@ export function seconds(n: number | null | undefined): string {
   if (n === null || n === undefined) return '–';
   return n < 60 ? `${n.toFixed(n < 10 ? 1 : 0)} s` : `${Math.floor(n / 60)} min ${Math.round(n % 60)} s`;
 }
+
+/** Every item of a paginated list (follows `next_cursor`, 100 a page, at most `maxPages` pages). */
+export async function getAll<T>(api: Api, path: string, maxPages = 20): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const res = await api.get<{ items: T[]; next_cursor?: string | null }>(
+      `${path}${sep}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    items.push(...res.items);
+    cursor = res.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+/** An error as one line for the page: the API's message and the fields it names. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const fields = err.fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+    return fields ? `${err.message} (${fields})` : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

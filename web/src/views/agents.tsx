@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, type Api } from '../api.js';
-import type { Agent, Page } from '../types.js';
+import { describeError, getAll, type Api } from '../api.js';
+import type { Agent } from '../types.js';
 import { AgentForm } from './agent-form.js';
 
 /** The project's agents (starter pack included): create, edit, disable or enable. */
@@ -9,7 +9,7 @@ export function AgentsView({ api, projectId }: { api: Api; projectId: string }) 
   const [editing, setEditing] = useState<Agent | 'new' | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = () =>
-    api.get<Page<Agent>>(`/v1/projects/${projectId}/agents?limit=100`).then((p) => setAgents(p.items), (e: unknown) => setError(String(e)));
+    getAll<Agent>(api, `/v1/projects/${projectId}/agents`).then(setAgents, (e: unknown) => setError(describeError(e)));
   useEffect(() => void load(), [api, projectId]);
 
   const toggle = async (a: Agent) => {
@@ -17,7 +17,7 @@ export function AgentsView({ api, projectId }: { api: Api; projectId: string }) 
       await api.patch(`/v1/projects/${projectId}/agents/${a.id}`, { status: a.status === 'active' ? 'disabled' : 'active' });
       await load();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(describeError(err));
     }
   };
 

@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, type Api } from '../api.js';
+import { describeError, getAll, type Api } from '../api.js';
 import { PlanCard } from '../plan/plan-card.js';
 import { href, navigate } from '../route.js';
-import type { Message, Page, Project, Session } from '../types.js';
+import type { Message, Project, Session } from '../types.js';
 
 interface Props {
   api: Api;
@@ -20,10 +20,10 @@ export function ChatView({ api, project, sessionId }: Props) {
   const base = `/v1/projects/${project.id}`;
   const bottom = useRef<HTMLDivElement>(null);
 
-  const loadSessions = () => api.get<Page<Session>>(`${base}/sessions?limit=100`).then((p) => setSessions(p.items), () => undefined);
+  const loadSessions = () => getAll<Session>(api, `${base}/sessions`, 1).then(setSessions, () => undefined);
   const loadMessages = () =>
     sessionId
-      ? api.get<Page<Message>>(`${base}/sessions/${sessionId}/messages?limit=200`).then((p) => setMessages(p.items), (e: unknown) => setError(String(e)))
+      ? getAll<Message>(api, `${base}/sessions/${sessionId}/messages`).then(setMessages, (e: unknown) => setError(describeError(e)))
       : Promise.resolve(setMessages([]));
   useEffect(() => void loadSessions(), [api, project.id]);
   useEffect(() => void loadMessages(), [api, project.id, sessionId]);
@@ -47,7 +47,7 @@ export function ChatView({ api, project, sessionId }: Props) {
         await loadMessages();
       }
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.message}${err.fields.length ? `: ${err.fields.map((f) => `${f.field} ${f.message}`).join('; ')}` : ''}` : String(err));
+      setError(describeError(err));
     } finally {
       setSending(false);
     }

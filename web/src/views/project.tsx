@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Api } from '../api.js';
+import { describeError, type Api } from '../api.js';
 import { href, type Route } from '../route.js';
 import type { Project } from '../types.js';
 import { AgentsView } from './agents.js';
@@ -14,7 +14,7 @@ export function ProjectView({ api, route }: { api: Api; route: ProjectRoute }) {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     setProject(null);
-    api.get<Project>(`/v1/projects/${route.projectId}`).then(setProject, (e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+    api.get<Project>(`/v1/projects/${route.projectId}`).then(setProject, (e: unknown) => setError(describeError(e)));
   }, [api, route.projectId]);
 
   if (error) return <p class="form-error">{error}</p>;

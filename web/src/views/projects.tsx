@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, usd, type Api } from '../api.js';
+import { ApiError, describeError, getAll, usd, type Api } from '../api.js';
 import { href, navigate } from '../route.js';
-import type { Page, Project } from '../types.js';
+import type { Project } from '../types.js';
 import { FieldError, problemsByField } from './field-errors.js';
 
 /** Your projects, newest first, and a form to make one. */
@@ -12,7 +12,7 @@ export function ProjectsView({ api }: { api: Api }) {
   const [loadError, setLoadError] = useState<string | null>(null);
 
   useEffect(() => {
-    api.get<Page<Project>>('/v1/projects?limit=100').then((p) => setProjects(p.items), (e: unknown) => setLoadError(String(e)));
+    getAll<Project>(api, '/v1/projects', 5).then(setProjects, (e: unknown) => setLoadError(describeError(e)));
   }, [api]);
 
   const create = async (e: Event) => {
