@@ -41,10 +41,22 @@ function check(result: MigrationResultSet): MigrationResultSet {
   return result;
 }
 
+/**
+ * Kysely's migrator looks for its table by introspecting every schema of the
+ * database; a schema dropped at that moment by another process (parallel test
+ * files drop theirs) fails that catalog query with 3F000. It is harmless to
+ * run again.
+ */
+function droppedMeanwhile(result: MigrationResultSet): boolean {
+  return (result.error as { code?: string } | undefined)?.code === '3F000' && !(result.results ?? []).some((r) => r.status === 'Success');
+}
+
 /** Applies every pending migration; safe to run concurrently and repeatedly. */
 export async function migrateUp(db: Kysely<any>, schema = 'public'): Promise<MigrationResultSet> {
   await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
-  return check(await migrator(db, schema).migrateToLatest());
+  let result = await migrator(db, schema).migrateToLatest();
+  for (let retry = 0; retry < 5 && droppedMeanwhile(result); retry++) result = await migrator(db, schema).migrateToLatest();
+  return check(result);
 }
 
 /** Rolls back the last applied migration. */

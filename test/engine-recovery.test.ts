@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createTestContext, type TestContext } from './helpers/context.js';
 import { eventRows, eventually, seedPlan, seedProject, seedUser, taskRows, waitForPlan, type SeedTask } from './helpers/seed.js';
-import { spawnService, type ServiceProcess } from './helpers/processes.js';
+import { freePort, spawnService, waitForHttp, type ServiceProcess } from './helpers/processes.js';
 import { createPlanControl, type PlanControl } from '../src/engine/plan-control.js';
 import { createWorkers } from '../workers/index.js';
 
@@ -31,6 +31,15 @@ beforeAll(async () => {
   const userId = await seedUser(ctx.deps.db, 'recovery-user');
   owner = { userId, ...(await seedProject(ctx.deps.db, userId, { max_parallel_tasks: 100 })) };
 });
+/** A worker process, started and answering on its metrics port (it is up and connected). */
+async function startWorker(extra: Record<string, string> = {}): Promise<ServiceProcess> {
+  const port = await freePort();
+  const proc = spawnService({ ...ctx.env, METRICS_PORT: String(port), ...extra }, ['--workers']);
+  procs.push(proc);
+  await waitForHttp(`http://127.0.0.1:${port}/health/live`, proc, 180_000);
+  return proc;
+}
+
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill()));
   await ctx?.cleanup();
@@ -52,8 +61,7 @@ function layered(width: number, depth: number, latency: number): SeedTask[] {
 
 describe('crash safety and recovery', () => {
   it('completes a plan on three worker processes when one is SIGKILLed mid-task, each task completed once', async () => {
-    const workers = [0, 1, 2].map(() => spawnService({ ...ctx.env, METRICS_PORT: '0' }, ['--workers']));
-    procs.push(...workers);
+    const workers = await Promise.all([0, 1, 2].map(() => startWorker()));
     const tasks = layered(4, 3, 700);
     const planId = await seedPlan(ctx.deps.db, owner, tasks);
     expect(await control.startExecution(planId)).toBe(true);
@@ -62,7 +70,7 @@ describe('crash safety and recovery', () => {
       const running = (await taskRows(ctx.deps.db, planId)).find((t) => t.status === 'running' && t.lease_token);
       const pid = running ? Number(running.lease_token!.split(':')[1]) : NaN;
       return workers.find((w) => w.child.pid === pid);
-    }, 30_000, 'a task running in a spawned worker');
+    }, 120_000, 'a task running in a spawned worker');
     await holder.kill();
 
     const status = await waitForPlan(ctx.deps.db, planId, { timeoutMs: 90_000 });
@@ -77,24 +85,22 @@ describe('crash safety and recovery', () => {
     const ranOn = new Set(rows.map((r) => (r.result as { worker?: string }).worker));
     expect(ranOn.size).toBeGreaterThanOrEqual(2);
     await Promise.all(workers.map((w) => w.stop()));
-  }, 150_000);
+  }, 300_000);
 
   it('hands a running task back on SIGTERM so another process finishes it without waiting for the lease', async () => {
-    const a = spawnService({ ...ctx.env, METRICS_PORT: '0', TASK_LEASE_MS: '60000' }, ['--workers']);
-    procs.push(a);
+    const a = await startWorker({ TASK_LEASE_MS: '120000' });
     const planId = await seedPlan(ctx.deps.db, owner, [{ id: 'long', sim: { latency_ms: 3000 } }]);
     await control.startExecution(planId);
-    await eventually(async () => (await taskRows(ctx.deps.db, planId))[0]!.status === 'running', 30_000, 'task running');
-    const b = spawnService({ ...ctx.env, METRICS_PORT: '0', TASK_LEASE_MS: '60000' }, ['--workers']);
-    procs.push(b);
+    await eventually(async () => (await taskRows(ctx.deps.db, planId))[0]!.status === 'running', 120_000, 'task running');
+    const b = await startWorker({ TASK_LEASE_MS: '120000' });
     expect(await a.stop()).toBe(0);
-    // With a 60 s lease, only the hand-back lets b take the task before the deadline.
-    expect(await waitForPlan(ctx.deps.db, planId, { timeoutMs: 40_000 })).toBe('completed');
+    // With a 120 s lease, only the hand-back lets b take the task before the deadline.
+    expect(await waitForPlan(ctx.deps.db, planId, { timeoutMs: 60_000 })).toBe('completed');
     const { events, done } = await completedOnce(planId);
     expect(done).toEqual(['long']);
     expect(events.filter((e) => e.type === 'task.started')).toHaveLength(2);
     await b.stop();
-  }, 120_000);
+  }, 300_000);
 
   it('rebuilds the queue state from PostgreSQL after Redis loses everything, and the plan completes', async () => {
     const workers = createWorkers(ctx.deps, {});
