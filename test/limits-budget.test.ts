@@ -34,14 +34,10 @@ async function newUser(sub: string) {
 }
 
 /** Recorded LLM spend of the user: `at` defaults to now (today). */
-async function spend(userId: string, cost: number, at?: ReturnType<typeof sql<Date>>) {
-  await ctx.deps.db
-    .insertInto('llm_calls')
-    .values({
-      user_id: userId, purpose: 'task', provider: 'simulated', model: 'gpt-4o-mini', cost, latency_ms: 1, outcome: 'ok',
-      ...(at ? { created_at: at } : {}),
-    })
-    .execute();
+async function spend(userId: string, cost: number, at: ReturnType<typeof sql<Date>> = sql<Date>`now()`) {
+  await sql`
+    INSERT INTO llm_calls (user_id, purpose, provider, model, cost, latency_ms, outcome, created_at)
+    VALUES (${userId}, 'task', 'simulated', 'gpt-4o-mini', ${cost}, 1, 'ok', ${at})`.execute(ctx.deps.db);
 }
 
 /** A plan requested through POST …/chat, then planned by the planner's processor. */
