@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { createApp, type App } from '../api/app.js';
 import { ACTIVE_PLANS_RETRY_AFTER_S } from '../api/middleware/rate-limit.js';
-import { countActivePlans } from '../src/limits/active-plans.js';
+import { activePlansQuery, countActivePlans } from '../src/limits/active-plans.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
 import { clientFor, signToken, type Client } from './helpers/http.js';
 
@@ -89,5 +90,19 @@ describe('cap on active plans per user', () => {
     // Cancelling frees a slot.
     expect((await u.client.post(`/v1/projects/${u.projectId}/plans/${ids[0]}/cancel`)).status).toBe(200);
     expect((await chat(u)).status).toBe(202);
+  });
+
+  it('counts through the partial index of active plans, not the user’s whole history', async () => {
+    const u = await newUser('cap-explain');
+    await chat(u);
+    const { session_id } = await ctx.deps.db.selectFrom('task_plans').select('session_id').where('user_id', '=', u.userId).executeTakeFirstOrThrow();
+    // Twenty thousand finished plans: a user's history after months of use.
+    await sql`
+      INSERT INTO task_plans (user_id, project_id, session_id, original_request, status, critical_path)
+      SELECT ${u.userId}, ${u.projectId}, ${session_id}, 'old', 'completed', '[]'::jsonb FROM generate_series(1, 20000)`.execute(ctx.deps.db);
+    await sql`ANALYZE task_plans`.execute(ctx.deps.db);
+    const plan = (await activePlansQuery(ctx.deps.db, u.userId).explain()).map((r) => String(r['QUERY PLAN'])).join('\n');
+    expect(plan).toContain('ix_task_plans_user_id_active');
+    expect(await countActivePlans(ctx.deps.db, u.userId)).toBe(1);
   });
 });

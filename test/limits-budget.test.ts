@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { createApp, type App } from '../api/app.js';
 import { createPlannerProcessor } from '../workers/planner.js';
 import { jobOptions } from '../src/queues/catalog.js';
-import { budgetStatus, checkBudget, decideBudget, spentTodayUsd } from '../src/limits/budget.js';
+import { budgetStatus, checkBudget, decideBudget, spentTodayQuery, spentTodayUsd } from '../src/limits/budget.js';
 import { createTestContext, type TestContext } from './helpers/context.js';
 import { clientFor, signToken } from './helpers/http.js';
 import { scriptedRequest } from './helpers/scripted.js';
@@ -174,9 +174,7 @@ describe('checkBudget (for the engine, before each task)', () => {
       SELECT ${(await newUser('budget-noise')).userId}, 'task', 'simulated', 'gpt-4o-mini', 0.0001, 1, 'ok', now() - (g * interval '10 seconds')
       FROM generate_series(1, 20000) g`.execute(ctx.deps.db);
     await sql`ANALYZE llm_calls`.execute(ctx.deps.db);
-    const plan = await sql<{ 'QUERY PLAN': string }>`
-      EXPLAIN SELECT coalesce(sum(cost), 0) FROM llm_calls
-      WHERE user_id = ${u.userId} AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`.execute(ctx.deps.db);
+    const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${spentTodayQuery(u.userId)}`.execute(ctx.deps.db);
     const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(text).toContain('ix_llm_calls_user_id_created_at');
     expect(text).not.toContain('Seq Scan');

@@ -9,13 +9,16 @@ import type { Database, PlanStatus } from '../../db/schema.js';
  */
 export const ACTIVE_PLAN_STATUSES = ['planning', 'created', 'executing'] as const satisfies readonly PlanStatus[];
 
-/** The user's active plans, across all their projects (partial index ix_task_plans_user_id_active). */
-export async function countActivePlans(db: Kysely<Database>, userId: string): Promise<number> {
-  const r = await db
+/** The count of the user's active plans, as a query (the partial index ix_task_plans_user_id_active serves it). */
+export function activePlansQuery(db: Kysely<Database>, userId: string) {
+  return db
     .selectFrom('task_plans')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('user_id', '=', userId)
-    .where('status', 'in', ACTIVE_PLAN_STATUSES)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+    .where('status', 'in', ACTIVE_PLAN_STATUSES);
+}
+
+/** The user's active plans, across all their projects. */
+export async function countActivePlans(db: Kysely<Database>, userId: string): Promise<number> {
+  return Number((await activePlansQuery(db, userId).executeTakeFirstOrThrow()).n);
 }

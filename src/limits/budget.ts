@@ -51,13 +51,16 @@ export function decideBudget(input: { limitUsd: number; spentUsd: number; estima
  * Midnight is PostgreSQL's, the clock that dated the calls.
  */
 export async function spentTodayUsd(db: Kysely<Database>, userId: string): Promise<number> {
-  const r = await sql<{ spent: number }>`
-    SELECT coalesce(sum(cost), 0)::float8 AS spent
-    FROM llm_calls
-    WHERE user_id = ${userId}
-      AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`.execute(db);
+  const r = await spentTodayQuery(userId).execute(db);
   return r.rows[0]?.spent ?? 0;
 }
+
+/** The query of spentTodayUsd (exported so that a test can EXPLAIN it). */
+export const spentTodayQuery = (userId: string) => sql<{ spent: number }>`
+  SELECT coalesce(sum(cost), 0)::float8 AS spent
+  FROM llm_calls
+  WHERE user_id = ${userId}
+    AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
 
 /**
  * Where the user stands against USER_DAILY_BUDGET_USD. For the engine, before
