@@ -36,10 +36,14 @@ const CATEGORY_OF_STATUS: Record<number, ErrorCategory> = {
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P03', '53300']);
 /**
  * PostgreSQL refusing a character of the request's text: a NUL (JSON `\u0000`)
- * in a text column (22021) or a jsonb value (22P05). Valid JSON, unstorable:
- * the client's mistake, found by test/fuzz-api.test.ts (it was a 500).
+ * in a text column (22021) or a jsonb value (22P05), or an unpaired UTF-16
+ * surrogate in a jsonb value (JSON.stringify escapes it as `\udfff`, which
+ * jsonb rejects: 22P02 "for type json"). Valid JSON, unstorable: the client's
+ * mistake, found by test/fuzz-api.test.ts (each was a 500).
  */
 const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+const isUnstorableText = (code: string, err: unknown) =>
+  UNSTORABLE_TEXT_CODES.has(code) || (code === '22P02' && err instanceof Error && /invalid input syntax for type json/i.test(err.message));
 
 export const errorBodySchema = z
   .object({
@@ -95,8 +99,10 @@ function toAppError(err: unknown): AppError | undefined {
   }
   if (err instanceof z.ZodError) return validationError(fieldProblems(err.issues, 'body'));
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code)) {
-    return new AppError('UNSTORABLE_TEXT', 'invalid_request', 'the request contains a character that cannot be stored (NUL, \\u0000)', { cause: err });
+  if (typeof code === 'string' && isUnstorableText(code, err)) {
+    return new AppError('UNSTORABLE_TEXT', 'invalid_request', 'the request contains a character that cannot be stored (NUL, or an unpaired surrogate)', {
+      cause: err,
+    });
   }
   if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) {
     return new AppError('DEPENDENCY_UNAVAILABLE', 'unavailable', 'a dependency is unavailable, retry later', { cause: err, retryAfterS: 5 });

@@ -355,7 +355,7 @@ describe('hostile inputs, one by one', () => {
     expect((await probe('POST', chat, { headers: auth(), body: JSON.stringify({ message: '😀'.repeat(16_000) }) })).status).toBe(202);
   });
 
-  it('answers 400 to a NUL character in any stored text (it was a 500: PostgreSQL cannot store it)', async () => {
+  it('answers 400 to a NUL character in any stored text, or an unpaired surrogate in stored JSON (each was a 500)', async () => {
     const p = `/v1/projects/${ids.projectId}`;
     // A plan still waiting for a decision (the properties above may have decided the fixture's).
     const owner = await ctx.deps.db.selectFrom('task_plans').select(['user_id', 'project_id']).where('id', '=', ids.planId!).executeTakeFirstOrThrow();
@@ -369,6 +369,9 @@ describe('hostile inputs, one by one', () => {
       ['POST', `${p}/agents`, { name: 'nul', config: { role: 'r', system_prompt: 'a\u0000b', model: 'gpt-4o-mini' } }],
       ['PATCH', `${p}/agents/${ids.agentId}`, { config: { system_prompt: '\u0000' } }],
       ['POST', `${p}/plans/${pending}/reject`, { reason: 'no\u0000' }],
+      // An unpaired surrogate is escaped by JSON.stringify and refused by jsonb (agents' config).
+      ['POST', `${p}/agents`, { name: 'lone', config: { role: 'r \uDFFF', system_prompt: 'p', model: 'gpt-4o-mini' } }],
+      ['PATCH', `${p}/agents/${ids.agentId}`, { config: { role: '\uD800x' } }],
     ];
     for (const [method, path, body] of cases) {
       const a = await probe(method, path, { headers: auth(), body: JSON.stringify(body) });
