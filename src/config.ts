@@ -52,6 +52,15 @@ const configSchema = z
     APPROVAL_COST_THRESHOLD_USD: num(0.1),
     APPROVAL_TIMEOUT_S: int(300, 1),
     PLAN_CACHE_TTL_S: int(86_400, 1),
+    /** Cosine similarity a cached request must reach (chosen on bench/data: docs/plan-cache.md). */
+    PLAN_CACHE_THRESHOLD: num(0.8).pipe(z.number().max(1)),
+    /** `local-hashed` (offline, no model) or `openai` (text-embedding-3-small, needs OPENAI_API_KEY). */
+    EMBEDDINGS_PROVIDER: z.enum(['local-hashed', 'openai']).default('local-hashed'),
+    /** Project memory entries added to a task's prompt (0: none) and their token budget. */
+    CONTEXT_TOP_K: int(5, 0, 50),
+    CONTEXT_TOKEN_BUDGET: int(1000, 0, 32_000),
+    /** Embed completed task results and chat messages into the project's memory. */
+    MEMORY_WRITE: bool.default(true),
     MAX_PLAN_TASKS: int(50, 1, 500),
     /** Slots of each agent Worker instance. */
     WORKER_CONCURRENCY: int(8, 1, 1000),
@@ -101,6 +110,9 @@ const configSchema = z
     }
     if (c.LLM_PROVIDER === 'openai' && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'LLM_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL' });
+    }
+    if (c.EMBEDDINGS_PROVIDER === 'openai' && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['EMBEDDINGS_PROVIDER'], message: 'EMBEDDINGS_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL' });
     }
     if (c.LLM_PROVIDER === 'anthropic' && !c.ANTHROPIC_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ANTHROPIC_API_KEY'], message: 'LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY' });

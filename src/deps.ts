@@ -13,6 +13,13 @@ import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createPlanFacts } from './metrics/plan-facts.js';
 import { createErrorTracker, type ErrorTracker } from './ops/error-tracker.js';
 import { createSentryReporter } from './ops/error-reporter.js';
+import type { Embedder } from './core/embedding.js';
+import type { VectorStore } from './core/vector-store.js';
+import { createHashedEmbedder } from './vector/hashed-embedder.js';
+import { createOpenAIEmbedder } from './vector/openai-embedder.js';
+import { createVectorStore } from './vector/create-vector-store.js';
+import { createPlanCache, type PlanCache } from './cache/plan-cache.js';
+import { createProjectMemory, type ProjectMemory } from './cache/project-memory.js';
 
 /** Everything a process needs, built once by `createDeps` and passed down. */
 export interface Deps {
@@ -27,6 +34,13 @@ export interface Deps {
   metrics: Metrics;
   /** Unexpected errors: logged, counted, stored in `errors`, reported to Sentry when configured. */
   errors: ErrorTracker;
+  /** Embeddings (offline hashed by default, labelled `local-hashed`) and the vector store. */
+  embedder: Embedder;
+  vectorStore: VectorStore;
+  /** Plans of completed requests, reused for the same or a similar request. */
+  planCache: PlanCache;
+  /** The project's memory: completed results and chat messages, searched for task context. */
+  memory: ProjectMemory;
   /** Key/channel namespace of this deployment (the BullMQ prefix). */
   prefix: string;
   /**
@@ -62,6 +76,21 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
   const llm = createLlmClient({ config, db, logger, onCall: metrics.observeLlmCall });
   const reporter = config.SENTRY_DSN ? createSentryReporter({ dsn: config.SENTRY_DSN, environment: config.NODE_ENV, logger }) : undefined;
   const errors = createErrorTracker({ db, logger, metrics, reporter });
+  const embedder =
+    config.EMBEDDINGS_PROVIDER === 'openai'
+      ? createOpenAIEmbedder({ db, apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL })
+      : createHashedEmbedder();
+  const vectorStore = createVectorStore(config, db);
+  const planCache = createPlanCache({
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    embedder,
+    vectorStore,
+    ttlS: config.PLAN_CACHE_TTL_S,
+    threshold: config.PLAN_CACHE_THRESHOLD,
+    onLookup: metrics.observeCacheLookup,
+  });
+  const memory = createProjectMemory({ db, embedder, vectorStore });
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -97,5 +126,8 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
     await publishEvents(redis, config.QUEUE_PREFIX, events);
   };
 
-  return { config, logger, db, redis, queues, llm, metrics, errors, prefix: config.QUEUE_PREFIX, publish, close };
+  return {
+    config, logger, db, redis, queues, llm, metrics, errors, embedder, vectorStore, planCache, memory,
+    prefix: config.QUEUE_PREFIX, publish, close,
+  };
 }

@@ -137,6 +137,12 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
         // when its own job claims it, or when it waits for a slot (parked).
         await release(plan.id, tasks, task.taskId);
         publish(done);
+        if (done.ok && config.MEMORY_WRITE) {
+          // Off the critical path: the result joins the project's memory for later tasks.
+          void deps.memory
+            .write({ userId: plan.userId, projectId: plan.projectId, kind: 'result', content: `${task.description}\n${out.text}`, source: `plan:${plan.id}/${task.taskId}` })
+            .catch((err: unknown) => log.warn({ err }, 'could not write the result to project memory'));
+        }
         return { status: 'completed' };
       } catch (err) {
         const reason = controller.signal.aborted ? controller.signal.reason : undefined;

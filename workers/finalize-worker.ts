@@ -6,8 +6,23 @@ import { trimToBudget, CHARS_PER_TOKEN } from '../src/core/agent-prompt.js';
 import { failLostTasks, finishPlan, loadPlan, loadTasks, loadResults } from '../db/repositories/execution-repository.js';
 import type { AgentConfig } from '../db/schema.js';
 import { isRetryable } from '../src/engine/retry.js';
+import { cacheCompletedPlan } from '../src/cache/plan-cache-seams.js';
 
 const SUMMARY_INPUT_TOKENS = 8000;
+
+/** After the plan: the exchange joins the project's memory; a completed plan's structure the plan cache. */
+async function remember(deps: Deps, plan: { id: string; userId: string; projectId: string; originalRequest: string }, outcome: string, summary: string) {
+  const jobs: Array<Promise<unknown>> = [];
+  if (deps.config.MEMORY_WRITE) {
+    const source = `plan:${plan.id}`;
+    jobs.push(deps.memory.write({ userId: plan.userId, projectId: plan.projectId, kind: 'chat', content: `User asked: ${plan.originalRequest}`, source }));
+    jobs.push(deps.memory.write({ userId: plan.userId, projectId: plan.projectId, kind: 'chat', content: `Answer: ${summary}`, source }));
+  }
+  if (outcome === 'completed') jobs.push(cacheCompletedPlan(deps, plan.id));
+  for (const r of await Promise.allSettled(jobs)) {
+    if (r.status === 'rejected') deps.logger.warn({ err: r.reason, plan_id: plan.id }, 'could not remember the plan');
+  }
+}
 
 /**
  * The plan's last job, a parent of every task job: BullMQ runs it once they
@@ -82,6 +97,7 @@ export function createFinalizeProcessor(deps: Deps) {
     }
     const done = await finishPlan(db, planId, { outcome, summary });
     await deps.publish(done.events);
+    if (done.ok) await remember(deps, plan, outcome, summary);
     deps.logger.info({ plan_id: planId, outcome }, 'plan finished');
     return { status: outcome };
   };

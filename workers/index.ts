@@ -8,6 +8,7 @@ import { createAgentWorkers } from './agent-worker.js';
 import { createGateProcessor } from './gate-worker.js';
 import { createFinalizeProcessor } from './finalize-worker.js';
 import { createPlannerWorker } from './planner.js';
+import { plannerPlanCache } from '../src/cache/plan-cache-seams.js';
 import { createApprovalTimeoutProcessor } from './approval-worker.js';
 import { observeWorker } from '../src/metrics/job-metrics.js';
 import { isUnexpectedError } from '../src/ops/error-tracker.js';
@@ -50,7 +51,7 @@ export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet 
     agentState = a.state;
   }
   if (wanted.has(QUEUE.planner)) {
-    workers.push(createPlannerWorker(deps, { onPlanCreated: dispatch }));
+    workers.push(createPlannerWorker(deps, { onPlanCreated: dispatch, planCache: plannerPlanCache(deps) }));
   }
   if (wanted.has(QUEUE.approvals)) {
     workers.push(new Worker(QUEUE.approvals, createApprovalTimeoutProcessor(deps), { ...common, concurrency: 16 }));

@@ -180,7 +180,8 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
         learnedLatency: learned.latency,
         simulatedLatencyMs: config.SIMULATED_LATENCY_MS,
         // Agents that search project memory embed a query per task and read what it finds.
-        retrieval: { appliesTo: (a) => a.tools.includes('project_memory_search') },
+        // The engine retrieves project context for every task (CONTEXT_TOP_K > 0).
+        retrieval: { appliesTo: () => deps.config.CONTEXT_TOP_K > 0 },
         approvalThresholdUsd: threshold.usd,
         planningCostUsd: planned.costUsd,
       });
@@ -264,9 +265,6 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
       'plan created',
     );
 
-    if (opts.planCache && !planned.cacheHit) {
-      await opts.planCache.store(cacheQuery, planned.plan).catch((err: unknown) => log.warn({ err }, 'could not store the plan in the cache'));
-    }
     await opts.onPlanCreated(planId);
     return { outcome: 'created', planId, requiresApproval: approval.requiresApproval, llmCalls: planned.llmCalls, cacheHit: planned.cacheHit };
   }

@@ -69,10 +69,12 @@ const STARTER_AGENTS: readonly StarterAgent[] = [
     system_prompt:
       'You are a professional writer. Turn the material you are given into clear, well-organised text for the audience the task names, in the tone it asks for. ' +
       'Use short paragraphs and concrete wording, and keep every claim traceable to the material you received. ' +
-      'When the result is worth keeping for later work in this project, save the key points to the project memory.',
+      'Earlier results of this project that matter to the task are given to you as project context.',
     temperature: 0.7,
     max_output_tokens: 3_000,
-    tools: ['project_memory_write'],
+    // Completed results join the project memory by themselves; an explicit
+    // memory write (a side effect) would make every writer task need approval.
+    tools: ['project_memory_search'],
     capabilities: ['writing', 'editing', 'documentation'],
   },
   {

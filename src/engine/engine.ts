@@ -5,7 +5,6 @@ import { createCancelBus, type CancelBus } from './cancel-bus.js';
 import { createPlanControl, type PlanControl } from './plan-control.js';
 import { createToolRegistry, defaultTools, type ToolRegistry } from '../tools/registry.js';
 import { createSqlAgentBus, type AgentBus } from '../tools/agent-bus.js';
-import { createSqlProjectMemory } from '../tools/sql-project-memory.js';
 import type { ProjectMemoryPort } from '../tools/project-memory.js';
 
 /** What a worker process needs to run plans: plan control plus admission, cancellation, tools. */
@@ -29,7 +28,11 @@ export function createEngine(deps: Deps, opts: { memory?: ProjectMemoryPort } = 
     cancelBus,
     tools: createToolRegistry(defaultTools()),
     bus: createSqlAgentBus(deps.db),
-    memory: opts.memory ?? createSqlProjectMemory(deps.db),
+    // The tools' memory port over the project's vector memory (same store as task context).
+    memory: opts.memory ?? {
+      search: async (q) => (await deps.memory.search({ ...q, tokenBudget: deps.config.CONTEXT_TOKEN_BUDGET })).map((e) => ({ content: e.content, score: e.score })),
+      write: async (e) => void (await deps.memory.write(e)),
+    },
     close: () => cancelBus.close(),
   };
 }

@@ -51,6 +51,18 @@ export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): 
   if (agent.status !== 'active') throw new AppError('AGENT_DISABLED', 'unprocessable', `agent ${task.agentName} is disabled`);
   const cfg = agent.config;
 
+  // Project context: the most relevant memory entries within a token budget.
+  const context =
+    deps.config.CONTEXT_TOP_K > 0
+      ? (
+          await deps.memory
+            .search({ userId: plan.userId, projectId: plan.projectId, query: task.description, k: deps.config.CONTEXT_TOP_K, tokenBudget: deps.config.CONTEXT_TOKEN_BUDGET })
+            .catch((err: unknown) => {
+              deps.logger.warn({ err, plan_id: plan.id, task_id: task.taskId }, 'context retrieval failed; running without it');
+              return [];
+            })
+        ).map((e) => e.content)
+      : [];
   const messages = buildAgentMessages({
     agent: { name: agent.name, role: cfg.role, systemPrompt: cfg.system_prompt },
     task: { taskId: task.taskId, description: task.description },
@@ -61,7 +73,7 @@ export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): 
       result: results.get(d) ?? '',
     })),
     inbox,
-    context: [],
+    context,
     dependencyTokenBudget: DEPENDENCY_TOKEN_BUDGET,
   });
 

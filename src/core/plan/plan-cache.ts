@@ -1,10 +1,9 @@
-import type { ModelPlan } from './plan-schema.js';
-
 /**
  * The planner's seam for the plan cache (src/cache/ implements it). The
- * planner asks before calling the model and stores what the model produced;
- * a hit is parsed and validated again against the project's current agents,
- * so a stale entry (an agent since disabled) falls through to the model.
+ * planner asks before calling the model; a hit is parsed and validated again
+ * against the project's current agents, so a stale entry (an agent since
+ * disabled) falls through to the model. Plans are stored only once they
+ * completed successfully, by the engine's finaliser, never at planning time.
  */
 export interface PlanCacheQuery {
   userId: string;
@@ -23,6 +22,4 @@ export interface PlanCacheHit {
 
 export interface PlanCache {
   lookup(query: PlanCacheQuery): Promise<PlanCacheHit | null>;
-  /** Best effort: a failure is logged by the planner, never fails the plan. */
-  store(query: PlanCacheQuery, plan: ModelPlan): Promise<void>;
 }
