@@ -150,6 +150,25 @@ describe('execution engine on BullMQ flows', () => {
     }
   });
 
+  it('stops a plan whose owner has spent the daily budget before the next model call', async () => {
+    const userId = await seedUser(ctx.deps.db, 'spent-user');
+    const spender = { userId, ...(await seedProject(ctx.deps.db, userId, { max_parallel_tasks: 64 })) };
+    await ctx.deps.db
+      .insertInto('llm_calls')
+      .values({ user_id: userId, purpose: 'task', provider: 'simulated', model: 'gpt-4o', cost: ctx.config.USER_DAILY_BUDGET_USD + 1, latency_ms: 1, outcome: 'ok', input_tokens: 0, output_tokens: 0, attempt: 1 } as never)
+      .execute();
+    const planId = await seedPlan(ctx.deps.db, spender, [{ id: 'one' }, { id: 'two', deps: ['one'] }]);
+    await workers.engine.startExecution(planId);
+    expect(await waitForPlan(ctx.deps.db, planId)).toBe('failed');
+    const t = byId(await taskRows(ctx.deps.db, planId));
+    expect(t.get('one')!.status).toBe('failed');
+    expect(t.get('one')!.error).toMatch(/daily budget exceeded/);
+    expect(t.get('one')!.attempts).toBe(1);
+    expect(t.get('two')!.status).toBe('skipped');
+    const calls = await ctx.deps.db.selectFrom('llm_calls').select('id').where('plan_id', '=', planId).execute();
+    expect(calls).toHaveLength(0);
+  });
+
   it('cancels a running plan: running work is aborted, pending tasks are cancelled', async () => {
     const planId = await seedPlan(ctx.deps.db, owner, [
       { id: 'slow', sim: { latency_ms: 5000 } },

@@ -82,6 +82,8 @@ export interface TaskInputs {
   results: Map<string, string>;
   /** Messages other agents of the plan left for this task's agent, oldest first. */
   inbox: Array<{ from: string; text: string }>;
+  /** The plan owner's LLM spend since 00:00 UTC (for the daily budget). */
+  spentTodayUsd: number;
 }
 
 export async function loadPlanWithTasks(
@@ -93,7 +95,7 @@ export async function loadPlanWithTasks(
     id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string;
     settings: { max_parallel_tasks?: number }; tasks: Array<Record<string, unknown>> | null;
     agent: TaskInputs['agent']; results: Array<{ task_id: string; text: string | null }> | null;
-    inbox: Array<{ from: string; text: string }> | null;
+    inbox: Array<{ from: string; text: string }> | null; spent_today: number | null;
   }>`
     WITH me AS (SELECT agent_id, agent_name, dependencies FROM task_plan_tasks WHERE plan_id = ${planId} AND task_id = ${forTask ?? null})
     SELECT p.id, p.status, p.user_id, p.project_id, p.session_id, p.original_request, pr.settings,
@@ -107,7 +109,10 @@ export async function loadPlanWithTasks(
       (SELECT json_agg(json_build_object('task_id', d.task_id, 'text', d.result->>'text'))
        FROM me JOIN task_plan_tasks d ON d.plan_id = ${planId} AND me.dependencies ? d.task_id) AS results,
       (SELECT json_agg(json_build_object('from', m.from_agent, 'text', m.text) ORDER BY m.id)
-       FROM me JOIN agent_messages m ON m.plan_id = ${planId} AND m.to_agent = me.agent_name) AS inbox
+       FROM me JOIN agent_messages m ON m.plan_id = ${planId} AND m.to_agent = me.agent_name) AS inbox,
+      -- the same range scan as src/limits/budget.ts spentTodayQuery (ix_llm_calls_user_id_created_at)
+      (SELECT coalesce(sum(c.cost), 0)::float8 FROM llm_calls c
+       WHERE c.user_id = p.user_id AND c.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS spent_today
     FROM task_plans p JOIN user_projects pr ON pr.id = p.project_id
     WHERE p.id = ${planId}`.execute(db);
   const row = r.rows[0];
@@ -115,6 +120,7 @@ export async function loadPlanWithTasks(
     agent: row?.agent ?? null,
     results: new Map((row?.results ?? []).map((x) => [x.task_id, x.text ?? ''])),
     inbox: row?.inbox ?? [],
+    spentTodayUsd: row?.spent_today ?? 0,
   };
   if (!row) return { plan: undefined, tasks: [], inputs };
   const max = row.settings.max_parallel_tasks;

@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import type { ChatRequest, ChatResponse } from '../core/llm.js';
 import { buildAgentMessages } from '../core/agent-prompt.js';
 import { AppError } from '../core/errors.js';
+import { budgetStatus } from '../limits/budget.js';
 import { publishEphemeral } from '../events/event-log.js';
 import type { PlanRow, TaskInputs, TaskRow, TaskOutput } from '../../db/repositories/execution-repository.js';
 import type { SimOptions } from '../../db/schema.js';
@@ -50,6 +51,16 @@ export async function runTask(deps: Deps, engine: Engine, input: RunTaskInput): 
   if (!agent) throw new AppError('AGENT_NOT_FOUND', 'unprocessable', `agent ${task.agentName} no longer exists`);
   if (agent.status !== 'active') throw new AppError('AGENT_DISABLED', 'unprocessable', `agent ${task.agentName} is disabled`);
   const cfg = agent.config;
+  // The daily budget stops a running plan before its next model call (a soft
+  // limit: the call that crosses it completes). Permanent: no retry.
+  const budget = budgetStatus(deps.config.USER_DAILY_BUDGET_USD, input.inputs.spentTodayUsd);
+  if (budget.exceeded) {
+    throw new AppError(
+      'BUDGET_EXCEEDED',
+      'unprocessable',
+      `daily budget exceeded: $${budget.spentUsd.toFixed(4)} of today's $${budget.limitUsd.toFixed(4)} is spent (it resets at 00:00 UTC)`,
+    );
+  }
 
   // Project context: the most relevant memory entries within a token budget.
   const context =
