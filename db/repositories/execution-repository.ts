@@ -58,7 +58,12 @@ export async function loadPlan(db: Db | Tx, planId: string): Promise<PlanRow | u
     .select(['p.id', 'p.status', 'p.user_id', 'p.project_id', 'p.session_id', 'p.original_request', 'pr.settings'])
     .where('p.id', '=', planId)
     .executeTakeFirst();
-  if (!row) return undefined;
+  return row ? toPlanRow(row) : undefined;
+}
+
+function toPlanRow(row: {
+  id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string; settings: unknown;
+}): PlanRow {
   const max = (row.settings as { max_parallel_tasks?: number }).max_parallel_tasks;
   return {
     id: row.id,
@@ -123,17 +128,8 @@ export async function loadPlanWithTasks(
     spentTodayUsd: row?.spent_today ?? 0,
   };
   if (!row) return { plan: undefined, tasks: [], inputs };
-  const max = row.settings.max_parallel_tasks;
   return {
-    plan: {
-      id: row.id,
-      status: row.status,
-      userId: row.user_id,
-      projectId: row.project_id,
-      sessionId: row.session_id,
-      originalRequest: row.original_request,
-      maxParallelTasks: typeof max === 'number' ? max : null,
-    },
+    plan: toPlanRow(row),
     tasks: (row.tasks ?? []).map((t) => ({
       id: t.id as string,
       taskId: t.task_id as string,
@@ -441,8 +437,8 @@ export interface TaskOutput {
 /**
  * running → completed, by the lease holder only, in ONE statement: the task
  * row, the plan's cost and event sequence, and the `task.completed` event.
- * The dependents are released right after (gates) and settled by
- * `settleDependents`, off the critical path.
+ * The dependents are released right after (gates); each settles itself when
+ * its job runs (claim, park or skip), off this task's critical path.
  */
 export async function completeTask(db: Db, planId: string, task: TaskRow, token: string, out: TaskOutput): Promise<Changed> {
   const result = JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker });
@@ -470,14 +466,6 @@ export async function completeTask(db: Db, planId: string, task: TaskRow, token:
     RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
   if (r.rows.length === 0) return NO_CHANGE;
   return { ok: true, events: toStored(planId, r.rows) };
-}
-
-/** Queues the dependents that became runnable (and skips the ones that never can). */
-export async function settleDependents(db: Db, planId: string): Promise<Changed> {
-  return inTaskTx(db, planId, async (tx) => {
-    const events = await applySettlement(tx, planId);
-    return events.length ? { events } : null;
-  });
 }
 
 /**
