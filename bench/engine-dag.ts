@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { benchEnv, fmt, printTable, quantile, writeResult, machine } from './lib.js';
 import { seedPlan, seedProject, seedUser, taskRows, waitForPlan, type SeedTask } from '../test/helpers/seed.js';
-import { randomDag, depth } from '../test/helpers/random-dag.js';
+import { randomDag, depth, type Shape } from '../test/helpers/random-dag.js';
 import { spawnService } from '../test/helpers/processes.js';
 import { createPlanControl } from '../src/engine/plan-control.js';
 
@@ -16,7 +16,8 @@ slots, the ratio against the list-scheduling bound max(CP, ceil(n/m)) × L.
 Options:
   --latency MS        simulated latency per task (default 100)
   --repeat N          runs per shape (default 3)
-  --random N          random 30-task DAGs (default 5)
+  --random N          random DAGs of exactly 30 tasks, shapes random/layered/diamond
+                      in turn, seeds 7000.. (default 5)
   --workers N         worker processes (default 1)
   --instances N       agent Worker instances per process (default 8)
   --concurrency N     slots per instance (default 8)
@@ -59,16 +60,17 @@ const widthOf = (tasks: SeedTask[]) => {
   return Math.max(...counts.values());
 };
 
+const RANDOM_SHAPES: Shape[] = ['random', 'layered', 'diamond'];
 const shapes: Array<{ name: string; tasks: SeedTask[] }> = [
   { name: 'chain of 10', tasks: chain(10) },
   { name: 'fan-out of 50', tasks: fanOut(50) },
   { name: 'fan-in of 50', tasks: fanIn(50) },
   { name: 'layered diamond 5×8', tasks: layeredDiamond(5, 8) },
+  // Exactly 30 tasks each, the shapes in turn (seed 7000 + i), so they are mixed shapes, not whatever a seed search finds.
   ...Array.from({ length: Number(values.random) }, (_, i) => {
-    let seed = 7000 + i;
-    let d = randomDag(seed, 30);
-    while (d.tasks.length < 30) d = randomDag(++seed * 31, 30); // 30-task DAGs
-    return { name: `random 30-task #${i + 1} (${d.shape})`, tasks: d.tasks.map((t) => ({ id: t.id, deps: t.deps })) };
+    const shape = RANDOM_SHAPES[i % RANDOM_SHAPES.length]!;
+    const d = randomDag(7000 + i, 30, undefined, { tasks: 30, shape });
+    return { name: `random 30-task #${i + 1} (${d.shape}, seed ${7000 + i})`, tasks: d.tasks.map((t) => ({ id: t.id, deps: t.deps })) };
   }),
 ];
 

@@ -15,15 +15,28 @@ export function rng(seed: number): () => number {
 const AGENTS = ['researcher', 'coder', 'writer', 'reviewer', 'analyst'];
 export type Shape = 'chain' | 'fanout' | 'fanin' | 'diamond' | 'layered' | 'random';
 
+export interface RandomDagOptions {
+  /** Exactly this many tasks (default: 1 + a draw below `maxTasks`). */
+  tasks?: number;
+  /** This shape (default: a draw among all shapes). */
+  shape?: Shape;
+}
+
 /**
  * A random DAG of up to `maxTasks` tasks in one of several shapes. Edges go
  * from lower to higher index only, so it is acyclic by construction.
+ * `opts` pins the task count and/or the shape; the PRNG makes the same draws
+ * in the same order either way, so callers that do not pass it get exactly
+ * the DAGs they always got (the property test's seeds stay reproducible).
  */
-export function randomDag(seed: number, maxTasks = 30, latency = () => 5): { shape: Shape; tasks: SeedTask[] } {
+export function randomDag(seed: number, maxTasks = 30, latency = () => 5, opts: RandomDagOptions = {}): { shape: Shape; tasks: SeedTask[] } {
   const r = rng(seed);
   const shapes: Shape[] = ['chain', 'fanout', 'fanin', 'diamond', 'layered', 'random'];
-  const shape = shapes[Math.floor(r() * shapes.length)]!;
-  const n = 1 + Math.floor(r() * maxTasks);
+  const drawnShape = shapes[Math.floor(r() * shapes.length)]!;
+  const drawnN = 1 + Math.floor(r() * maxTasks);
+  const shape = opts.shape ?? drawnShape;
+  if (opts.tasks !== undefined && !(Number.isInteger(opts.tasks) && opts.tasks >= 1)) throw new Error(`randomDag: tasks must be a positive integer, got ${opts.tasks}`);
+  const n = opts.tasks ?? drawnN;
   const deps: string[][] = Array.from({ length: n }, () => []);
   const id = (i: number) => `t${i}`;
   switch (shape) {
