@@ -88,18 +88,25 @@ describe('crash safety and recovery', () => {
   }, 300_000);
 
   it('hands a running task back on SIGTERM so another process finishes it without waiting for the lease', async () => {
-    const a = await startWorker({ TASK_LEASE_MS: '120000' });
-    const planId = await seedPlan(ctx.deps.db, owner, [{ id: 'long', sim: { latency_ms: 3000 } }]);
+    // Both workers are up first; whichever takes the task is stopped.
+    const pair = await Promise.all([startWorker({ TASK_LEASE_MS: '120000' }), startWorker({ TASK_LEASE_MS: '120000' })]);
+    const planId = await seedPlan(ctx.deps.db, owner, [{ id: 'long', sim: { latency_ms: 5000 } }]);
     await control.startExecution(planId);
-    await eventually(async () => (await taskRows(ctx.deps.db, planId))[0]!.status === 'running', 120_000, 'task running');
-    const b = await startWorker({ TASK_LEASE_MS: '120000' });
-    expect(await a.stop()).toBe(0);
-    // With a 120 s lease, only the hand-back lets b take the task before the deadline.
+    const holder = await eventually(async () => {
+      const t = (await taskRows(ctx.deps.db, planId))[0]!;
+      const pid = t.status === 'running' && t.lease_token ? Number(t.lease_token.split(':')[1]) : NaN;
+      return pair.find((w) => w.child.pid === pid);
+    }, 120_000, 'the task running in one of the workers');
+    const other = pair.find((w) => w !== holder)!;
+    expect(await holder.stop()).toBe(0);
+    // With a 120 s lease, only the hand-back lets the other worker take the task before the deadline.
     expect(await waitForPlan(ctx.deps.db, planId, { timeoutMs: 60_000 })).toBe('completed');
     const { events, done } = await completedOnce(planId);
     expect(done).toEqual(['long']);
     expect(events.filter((e) => e.type === 'task.started')).toHaveLength(2);
-    await b.stop();
+    const row = (await taskRows(ctx.deps.db, planId))[0]!;
+    expect((row.result as { worker?: string }).worker).toMatch(new RegExp(`:${other.child.pid}$`));
+    await other.stop();
   }, 300_000);
 
   it('rebuilds the queue state from PostgreSQL after Redis loses everything, and the plan completes', async () => {
