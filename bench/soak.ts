@@ -72,9 +72,9 @@ const cleanup = async () => {
   await cluster.stopAll();
   await bench.cleanup();
 };
-process.once('SIGINT', () => {
-  stopping = true;
-});
+// Ctrl-C or SIGTERM ends the run early (the report covers what was sampled); the spawned processes never outlive this one.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void (stopping = true));
+process.once('exit', () => cluster.history.forEach((p) => p.child.kill('SIGKILL')));
 
 interface Sample {
   t_s: number;
