@@ -163,3 +163,29 @@ describe('approval', () => {
     ]);
   });
 });
+
+describe('the manager’s final answer', () => {
+  it('adds one synthesis call after the critical path, its input the tasks’ outputs, its output the manager’s history', async () => {
+    const { estimatePlan, SYNTHESIS_INPUT_BUDGET_TOKENS } = await import('../src/core/plan/estimate.js');
+    const { DEFAULT_PRICES } = await import('../src/llm/prices.js');
+    const agents = new Map([
+      ['worker', { name: 'worker', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: '', maxOutputTokens: 1000, tools: [] }],
+      ['boss', { name: 'boss', provider: 'openai', model: 'gpt-4o', systemPrompt: '', maxOutputTokens: 1000, tools: [] }],
+    ]);
+    const tasks = [
+      { id: 'a', description: '', agent: 'worker', dependencies: [] },
+      { id: 'b', description: '', agent: 'worker', dependencies: ['a'] },
+    ];
+    const base = { tasks, agents, countTokens: () => 0, prices: DEFAULT_PRICES, simulatedLatencyMs: 0, approvalThresholdUsd: 1, planningCostUsd: 0 };
+    const without = estimatePlan(base);
+    const withBoss = estimatePlan({ ...base, synthesis: { agent: 'boss', history: { okCalls: 5, meanOutputTokens: 300 } } });
+    // 2 tasks × 500 default output tokens = 1000 result tokens + 80 framing in; 300 out (history), at gpt-4o prices
+    expect(withBoss.synthesis).toMatchObject({ inputTokens: 1080, outputTokens: 300, outputSource: 'history' });
+    expect(withBoss.synthesis!.costUsd).toBeCloseTo((1080 * 2.5 + 300 * 10) / 1e6, 12);
+    expect(withBoss.totalCostUsd).toBeCloseTo(without.totalCostUsd + withBoss.synthesis!.costUsd, 12);
+    expect(withBoss.totalDurationS).toBeGreaterThan(without.totalDurationS);
+    const few = estimatePlan({ ...base, synthesis: { agent: 'boss', history: { okCalls: 4, meanOutputTokens: 300 } } });
+    expect(few.synthesis).toMatchObject({ outputTokens: 500, outputSource: 'default' });
+    expect(SYNTHESIS_INPUT_BUDGET_TOKENS).toBe(8000);
+  });
+});

@@ -3,12 +3,12 @@ import type { Deps } from '../src/deps.js';
 import { finalizeJob, type FinalizeJob } from '../src/queues/catalog.js';
 import { isTerminalTask, planOutcome } from '../src/core/dag-state.js';
 import { trimToBudget, CHARS_PER_TOKEN } from '../src/core/agent-prompt.js';
+import { SYNTHESIS_INPUT_BUDGET_TOKENS } from '../src/core/plan/estimate.js';
 import { failLostTasks, finishPlan, loadPlan, loadTasks, loadResults } from '../db/repositories/execution-repository.js';
 import type { AgentConfig } from '../db/schema.js';
 import { isRetryable } from '../src/engine/retry.js';
 import { cacheCompletedPlan } from '../src/cache/plan-cache-seams.js';
 
-const SUMMARY_INPUT_TOKENS = 8000;
 
 /** After the plan: the exchange joins the project's memory; a completed plan's structure the plan cache. */
 async function remember(deps: Deps, plan: { id: string; userId: string; projectId: string; originalRequest: string }, outcome: string, summary: string) {
@@ -59,7 +59,7 @@ export function createFinalizeProcessor(deps: Deps) {
         .orderBy('created_at')
         .executeTakeFirst();
       const results = await loadResults(db, planId, completed.map((t) => t.taskId));
-      const texts = trimToBudget(completed.map((t) => results.get(t.taskId) ?? ''), SUMMARY_INPUT_TOKENS * CHARS_PER_TOKEN);
+      const texts = trimToBudget(completed.map((t) => results.get(t.taskId) ?? ''), SYNTHESIS_INPUT_BUDGET_TOKENS * CHARS_PER_TOKEN);
       const failedNote = tasks.filter((t) => t.status !== 'completed').map((t) => `${t.taskId} ${t.status}`).join(', ');
       if (!manager) {
         summary = texts.join('\n\n');

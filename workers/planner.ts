@@ -184,6 +184,8 @@ export function createPlannerProcessor(deps: Deps, opts: PlannerOptions): (job: 
         retrieval: { appliesTo: () => deps.config.CONTEXT_TOP_K > 0 },
         approvalThresholdUsd: threshold.usd,
         planningCostUsd: planned.costUsd,
+        // The finaliser's answer: the manager (else the first active agent), like workers/finalize-worker.ts.
+        synthesis: { agent: manager.name, history: learned.synthesis.get(manager.name) },
       });
     } catch (err) {
       if (!(err instanceof AppError) || !err.isUserError) throw err;
@@ -383,12 +385,13 @@ async function failPlan(
 async function loadHistory(
   db: Kysely<Database>,
   agents: AgentRow[],
-): Promise<{ history: Map<string, AgentOutputHistory>; latency: Map<string, LatencyProfile> }> {
+): Promise<{ history: Map<string, AgentOutputHistory>; synthesis: Map<string, AgentOutputHistory>; latency: Map<string, LatencyProfile> }> {
   const ids = agents.map((a) => a.id);
   const providers = [...new Set(agents.map((a) => a.config.provider))];
   const models = [...new Set(agents.map((a) => a.config.model))];
   const rows = await sql<{
     agent_id: string | null;
+    purpose: string | null;
     provider: string | null;
     model: string | null;
     by_model: number;
@@ -398,7 +401,7 @@ async function loadHistory(
     mean_ttft: number | null;
     tokens_per_s: number | null;
   }>`
-    SELECT agent_id, provider, model, GROUPING(agent_id) AS by_model,
+    SELECT agent_id, purpose, provider, model, GROUPING(agent_id) AS by_model,
            count(*) AS calls,
            avg(output_tokens)::float8 AS mean_output,
            count(*) FILTER (WHERE ttft_ms IS NOT NULL AND latency_ms > ttft_ms) AS timed,
@@ -406,25 +409,27 @@ async function loadHistory(
            (sum(output_tokens) FILTER (WHERE ttft_ms IS NOT NULL AND latency_ms > ttft_ms) * 1000.0
              / nullif(sum(latency_ms - ttft_ms) FILTER (WHERE ttft_ms IS NOT NULL AND latency_ms > ttft_ms), 0))::float8 AS tokens_per_s
     FROM llm_calls
-    WHERE outcome = 'ok' AND purpose = 'task'
+    WHERE outcome = 'ok' AND purpose IN ('task', 'synthesis')
       AND created_at > now() - make_interval(days => ${HISTORY_DAYS})
       AND (agent_id = ANY(${ids}::uuid[]) OR (provider = ANY(${providers}::text[]) AND model = ANY(${models}::text[])))
-    GROUP BY GROUPING SETS ((agent_id), (provider, model))`.execute(db);
+    GROUP BY GROUPING SETS ((agent_id, purpose), (provider, model))`.execute(db);
 
   const nameOf = new Map(agents.map((a) => [a.id, a.name]));
   const history = new Map<string, AgentOutputHistory>();
+  const synthesis = new Map<string, AgentOutputHistory>();
   const latency = new Map<string, LatencyProfile>();
   for (const r of rows.rows) {
     if (Number(r.by_model) === 0) {
       const name = r.agent_id ? nameOf.get(r.agent_id) : undefined;
-      if (name && r.mean_output !== null) history.set(name, { okCalls: Number(r.calls), meanOutputTokens: r.mean_output });
+      const into = r.purpose === 'synthesis' ? synthesis : history;
+      if (name && r.mean_output !== null) into.set(name, { okCalls: Number(r.calls), meanOutputTokens: r.mean_output });
     } else if (
       r.provider && r.model && Number(r.timed) >= MIN_HISTORY_CALLS && r.mean_ttft !== null && r.tokens_per_s !== null && r.tokens_per_s > 0
     ) {
       latency.set(`${r.provider}/${r.model}`, { ttftMs: r.mean_ttft, tokensPerSecond: r.tokens_per_s });
     }
   }
-  return { history, latency };
+  return { history, synthesis, latency };
 }
 
 function toEstimateAgent(a: AgentRow): EstimateAgent {

@@ -92,6 +92,25 @@ export interface EstimateInput {
   approvalThresholdUsd: number;
   /** What the planning call(s) actually cost; part of the plan's estimated total. */
   planningCostUsd: number;
+  /**
+   * The manager's final answer, written from the tasks' results once they are
+   * done: one more call, priced with its model, after the critical path.
+   */
+  synthesis?: { agent: string; history?: AgentOutputHistory };
+}
+
+/** Input of the synthesis call is capped like the finaliser caps it (tokens of results). */
+export const SYNTHESIS_INPUT_BUDGET_TOKENS = 8000;
+/** Framing of the synthesis prompt: request, headings per task. */
+const SYNTHESIS_FRAMING_TOKENS = 80;
+
+export interface SynthesisEstimate {
+  agent: string;
+  inputTokens: number;
+  outputTokens: number;
+  outputSource: 'history' | 'default';
+  costUsd: number;
+  durationS: number;
 }
 
 export interface TaskEstimate {
@@ -116,9 +135,11 @@ export interface PlanEstimate {
   byTaskId: Map<string, TaskEstimate>;
   analysis: PlanAnalysis;
   planningCostUsd: number;
-  /** Planning cost plus every task's cost. */
+  /** The manager's final-answer call, when the input names it. */
+  synthesis?: SynthesisEstimate;
+  /** Planning cost plus every task's cost plus the synthesis. */
   totalCostUsd: number;
-  /** The critical path's duration, seconds: tasks off it run in parallel. */
+  /** The critical path's duration, then the synthesis, seconds: tasks off the path run in parallel. */
   totalDurationS: number;
 }
 
@@ -206,13 +227,42 @@ export function estimatePlan(input: EstimateInput): PlanEstimate {
   const byTaskId = new Map(estimates.map((e) => [e.taskId, e]));
   const analysis = analysePlan(input.tasks, (id) => byTaskId.get(id)?.durationS ?? 0);
   const tasksCost = estimates.reduce((s, e) => s + e.costUsd, 0);
+  const synthesis = input.synthesis ? estimateSynthesis(input, input.synthesis, estimates) : undefined;
   return {
     tasks: estimates,
     byTaskId,
     analysis,
     planningCostUsd: input.planningCostUsd,
-    totalCostUsd: tasksCost + input.planningCostUsd,
-    totalDurationS: analysis.criticalPathDuration,
+    synthesis,
+    totalCostUsd: tasksCost + input.planningCostUsd + (synthesis?.costUsd ?? 0),
+    totalDurationS: analysis.criticalPathDuration + (synthesis?.durationS ?? 0),
+  };
+}
+
+function estimateSynthesis(
+  input: EstimateInput,
+  spec: NonNullable<EstimateInput['synthesis']>,
+  tasks: readonly TaskEstimate[],
+): SynthesisEstimate {
+  const agent = input.agents.get(spec.agent);
+  if (!agent) throw new Error(`synthesis agent ${spec.agent} is not active`);
+  const provider = input.executionProvider?.(agent) ?? agent.provider;
+  const results = Math.min(SYNTHESIS_INPUT_BUDGET_TOKENS, tasks.reduce((n, t) => n + t.outputTokens, 0));
+  const inputTokens = input.countTokens(agent.systemPrompt, provider, agent.model) + SYNTHESIS_FRAMING_TOKENS + results;
+  const fromHistory = spec.history && spec.history.okCalls >= MIN_HISTORY_CALLS;
+  const outputTokens = Math.round(fromHistory ? spec.history!.meanOutputTokens : agent.maxOutputTokens * DEFAULT_OUTPUT_FRACTION);
+  const price = priceFor(input.prices, provider, agent.model);
+  const durationS =
+    provider === 'simulated'
+      ? input.simulatedLatencyMs / 1000
+      : durationFromProfile(input.learnedLatency?.get(`${provider}/${agent.model}`) ?? DEFAULT_LATENCY[provider] ?? FALLBACK_LATENCY, outputTokens);
+  return {
+    agent: agent.name,
+    inputTokens,
+    outputTokens,
+    outputSource: fromHistory ? 'history' : 'default',
+    costUsd: (inputTokens * price.input + outputTokens * price.output) / 1_000_000,
+    durationS,
   };
 }
 
