@@ -259,6 +259,16 @@ describe('chaos', () => {
       await redis.quit();
     }
     const cleanS = Math.round((Date.now() - t0) / 1000) - runS;
+    // Seen once (seed 494989295): a delayed approval timer of a decided plan, added after the decision (a re-arm racing the
+    // approve/reject's disarm). Its timestamp against the decision tells which came last.
+    const timers = await Promise.all(
+      [...new Set(leftovers.map((k) => k.match(/approval\.([0-9a-f-]{36})/)?.[1]).filter((x): x is string => Boolean(x)))].map(async (id) => {
+        const added = await ctx.deps.redis.hget(`${ctx.config.QUEUE_PREFIX}:approvals:approval.${id}`, 'timestamp');
+        const row = await db.selectFrom('task_plans').select(['status', 'decided_at']).where('id', '=', id).executeTakeFirst();
+        return `timer of ${id} added ${added ? new Date(Number(added)).toISOString() : '?'}, plan ${row?.status} decided ${row?.decided_at?.toISOString()}`;
+      }),
+    );
+    if (timers.length) problems.push(`STALE APPROVAL TIMERS: ${timers.join('; ')}`);
     if (leftovers.length) problems.push(`REDIS LEFTOVERS of finished plans: ${leftovers.slice(0, 30).join(', ')}${leftovers.length > 30 ? ` … (${leftovers.length})` : ''}`);
 
     const outcomes = [...statuses.values()].reduce<Record<string, number>>((a, s) => ((a[s] = (a[s] ?? 0) + 1), a), {});
