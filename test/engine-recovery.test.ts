@@ -151,3 +151,41 @@ describe('crash safety and recovery', () => {
     }
   }, 180_000);
 });
+
+describe('the reconciler', () => {
+  it('re-plans a planning plan whose planner job BullMQ failed, and rebuilds an executing plan whose finaliser failed', async () => {
+    const { createReconciler } = await import('../src/engine/reconciler.js');
+    const { createEngine } = await import('../src/engine/engine.js');
+    const { jobId, QUEUE } = await import('../src/queues/catalog.js');
+    const { Worker } = await import('bullmq');
+    const engine = createEngine(ctx.deps);
+    try {
+      // A planning plan whose planner job sits in the failed set (as after too many stalls).
+      const planning = await seedPlan(ctx.deps.db, owner, [{ id: 'x' }]);
+      await ctx.deps.db.updateTable('task_plans').set({ status: 'planning', created_at: new Date(Date.now() - 60_000) }).where('id', '=', planning).execute();
+      const plannerQ = ctx.deps.queues.byName[QUEUE.planner];
+      await plannerQ.add('plan', { planId: planning }, { jobId: jobId.planner(planning), attempts: 1 });
+      const failing = new Worker(QUEUE.planner, async () => { throw new Error('job stalled more than allowable limit'); }, { connection: ctx.deps.redis, prefix: ctx.deps.prefix });
+      await eventually(async () => (await plannerQ.getJobState(jobId.planner(planning))) === 'failed', 20_000, 'planner job failed');
+      await failing.close();
+
+      // An executing plan whose finaliser failed.
+      const executing = await seedPlan(ctx.deps.db, owner, [{ id: 'y', sim: { latency_ms: 1 } }]);
+      await ctx.deps.db.updateTable('task_plans').set({ status: 'executing', started_at: new Date(Date.now() - 60_000) }).where('id', '=', executing).execute();
+      const finalQ = ctx.deps.queues.byName[QUEUE.finalize];
+      await finalQ.add('finalize', { planId: executing }, { jobId: jobId.finalize(executing), attempts: 1 });
+      const failingFinal = new Worker(QUEUE.finalize, async () => { throw new Error('stalled'); }, { connection: ctx.deps.redis, prefix: ctx.deps.prefix });
+      await eventually(async () => (await finalQ.getJobState(jobId.finalize(executing))) === 'failed', 20_000, 'finaliser failed');
+      await failingFinal.close();
+
+      const reconciler = createReconciler(ctx.deps, engine, { graceMs: 1000, dispatch: (id) => engine.dispatch(id) });
+      const report = await eventually(() => reconciler.reconcileOnce(), 20_000, 'the reconcile lock');
+      expect(report.replanned).toContain(planning);
+      expect(report.rebuilt).toContain(executing);
+      expect(await plannerQ.getJobState(jobId.planner(planning))).toBe('waiting');
+      expect(['waiting', 'waiting-children']).toContain(await finalQ.getJobState(jobId.finalize(executing)));
+    } finally {
+      await engine.close();
+    }
+  }, 120_000);
+});

@@ -37,7 +37,15 @@ export function createWorkers(deps: Deps, opts: WorkersOptions = {}): WorkerSet 
   // Workers share one command connection; each Worker opens its own blocking one.
   const connection = createRedis(deps.config.REDIS_URL, 'codelab:workers');
   connection.on('error', () => undefined);
-  const common = { connection, prefix: deps.prefix };
+  // Every queue recovers a killed worker's jobs on the task lease, not BullMQ's
+  // 30 s default, and tolerates a few stalls before giving a job up.
+  const common = {
+    connection,
+    prefix: deps.prefix,
+    lockDuration: deps.config.TASK_LEASE_MS,
+    stalledInterval: Math.max(500, Math.floor(deps.config.TASK_LEASE_MS / 2)),
+    maxStalledCount: 3,
+  };
   const workers: Worker[] = [];
   let agentState: { shutdownController: AbortController } | undefined;
 

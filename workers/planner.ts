@@ -472,6 +472,11 @@ export function createPlannerWorker(deps: Deps, opts: PlannerWorkerOptions): Wor
     connection,
     prefix: deps.config.QUEUE_PREFIX,
     concurrency: opts.concurrency ?? deps.config.WORKER_CONCURRENCY,
+    // A killed planner's job comes back on the task lease, not BullMQ's 30 s
+    // default; a job failed after too many stalls is re-planned by the reconciler.
+    lockDuration: deps.config.TASK_LEASE_MS,
+    stalledInterval: Math.max(500, Math.floor(deps.config.TASK_LEASE_MS / 2)),
+    maxStalledCount: 3,
   });
   worker.on('failed', (job, err) =>
     deps.logger.warn({ plan_id: (job?.data as { planId?: string } | undefined)?.planId, err: err.message }, 'planner job failed'),

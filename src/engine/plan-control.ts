@@ -54,6 +54,10 @@ export function createPlanControl(deps: Deps): PlanControl {
       jobId: jobId.approvalTimeout(planId),
       delay: Math.max(0, expiresAt.getTime() - Date.now()),
     });
+    // A decision may have landed (and disarmed) between our read and the add:
+    // look again, so no stale timer outlives its plan's decision.
+    const now = await db.selectFrom('task_plans').select('status').where('id', '=', planId).executeTakeFirst();
+    if (now?.status !== 'pending_approval') await disarm(planId);
   };
   const disarm = (planId: string) => timers.remove(jobId.approvalTimeout(planId)).catch(() => 0);
 
