@@ -74,7 +74,14 @@ const shapes: Array<{ name: string; tasks: SeedTask[] }> = [
   }),
 ];
 
-const b = await benchEnv('dag', { USER_MAX_RUNNING_TASKS: '10000', AGENT_WORKER_INSTANCES: values.instances!, WORKER_CONCURRENCY: values.concurrency! });
+// The engine's orchestration alone: no project-memory search or write per task.
+const b = await benchEnv('dag', {
+  USER_MAX_RUNNING_TASKS: '10000',
+  AGENT_WORKER_INSTANCES: values.instances!,
+  WORKER_CONCURRENCY: values.concurrency!,
+  CONTEXT_TOP_K: '0',
+  MEMORY_WRITE: 'false',
+});
 const procs = Array.from({ length: Number(values.workers) }, () => spawnService(b.env, ['--workers']));
 try {
   const control = createPlanControl(b.deps);

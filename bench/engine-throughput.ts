@@ -78,6 +78,11 @@ for (const processes of values.processes!.split(',').map(Number)) {
     AGENT_WORKER_INSTANCES: values.instances!,
     WORKER_CONCURRENCY: values.concurrency!,
     RECONCILE_INTERVAL_MS: '600000',
+    // The engine alone: no project-memory search or write per task (with them
+    // on, one project's growing memory makes every task pay a vector search;
+    // see bench/README.md).
+    CONTEXT_TOP_K: '0',
+    MEMORY_WRITE: 'false',
   });
   const procs: ServiceProcess[] = Array.from({ length: processes }, () => spawnService(b.env, ['--workers']));
   try {
