@@ -9,7 +9,8 @@ import { createTestContext, type TestContext } from './helpers/context.js';
 import { clientFor, signToken } from './helpers/http.js';
 import { scriptedRequest } from './helpers/scripted.js';
 
-const BUDGET = 0.01;
+// Above a small plan's estimate (tasks plus the manager's final answer, ~$0.02), below a big one's.
+const BUDGET = 0.04;
 let ctx: TestContext;
 let app: App;
 
@@ -101,7 +102,7 @@ describe('daily budget at planning', () => {
 
     expect(outcome).toBeInstanceOf(UnrecoverableError);
     expect(plan).toMatchObject({ status: 'failed', error_code: 'BUDGET_EXCEEDED' });
-    expect(plan.error).toMatch(/^daily budget exceeded: this plan is estimated at \$\d+\.\d{4} and only \$\d+\.\d{4} of today's \$0\.0100 is left/);
+    expect(plan.error).toMatch(/^daily budget exceeded: this plan is estimated at \$\d+\.\d{4} and only \$\d+\.\d{4} of today's \$0\.0400 is left/);
     // Refused after estimation: the model did plan it, and no task was recorded.
     expect(planningCalls.length).toBeGreaterThan(0);
     expect(await ctx.deps.db.selectFrom('task_plan_tasks').select('id').where('plan_id', '=', plan.id).execute()).toEqual([]);
@@ -155,14 +156,14 @@ describe('checkBudget (for the engine, before each task)', () => {
   it('reports what is spent today and whether the budget is exceeded', async () => {
     const u = await newUser('budget-check');
     expect(await checkBudget(ctx.deps, u.userId)).toEqual({ limitUsd: BUDGET, spentUsd: 0, remainingUsd: BUDGET, exceeded: false });
-    await spend(u.userId, 0.004);
-    await spend(u.userId, 0.003);
+    await spend(u.userId, BUDGET * 0.4);
+    await spend(u.userId, BUDGET * 0.3);
     await spend(u.userId, 5, sql<Date>`${MIDNIGHT} - interval '1 hour'`);
     const partly = await checkBudget(ctx.deps, u.userId);
-    expect(partly.spentUsd).toBeCloseTo(0.007, 12);
-    expect(partly.remainingUsd).toBeCloseTo(0.003, 12);
+    expect(partly.spentUsd).toBeCloseTo(BUDGET * 0.7, 12);
+    expect(partly.remainingUsd).toBeCloseTo(BUDGET * 0.3, 12);
     expect(partly.exceeded).toBe(false);
-    await spend(u.userId, 0.003);
+    await spend(u.userId, BUDGET * 0.3);
     expect((await checkBudget(ctx.deps, u.userId)).exceeded).toBe(true);
   });
 
