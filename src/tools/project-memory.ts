@@ -5,9 +5,11 @@ export interface MemoryHit {
 }
 
 /**
- * The project memory the tools need. `createSqlProjectMemory` implements it
- * with PostgreSQL full-text search; a vector-search implementation
- * (`src/cache/project-memory.ts`) implements the same port.
+ * The project memory the tools need. The engine gives the tools the
+ * project's vector memory (`src/cache/project-memory.ts`, adapted in
+ * `src/engine/engine.ts`), the same store task context comes from;
+ * `createSqlProjectMemory` is a PostgreSQL full-text implementation of the
+ * same port, used by the tool tests.
  *
  * Every call carries the user and the project: an implementation must never
  * return or write an entry outside that pair.
