@@ -61,5 +61,7 @@ export async function migrateUp(db: Kysely<any>, schema = 'public'): Promise<Mig
 
 /** Rolls back the last applied migration. */
 export async function migrateDown(db: Kysely<any>, schema = 'public'): Promise<MigrationResultSet> {
-  return check(await migrator(db, schema).migrateDown());
+  let result = await migrator(db, schema).migrateDown();
+  for (let retry = 0; retry < 5 && droppedMeanwhile(result); retry++) result = await migrator(db, schema).migrateDown();
+  return check(result);
 }

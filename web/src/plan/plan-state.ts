@@ -25,12 +25,20 @@ export function fromSnapshot(plan: Plan): PlanView {
   return { ...plan, deltas: {}, lastSeq: 0 };
 }
 
-/** A fresh snapshot over the current view: the snapshot's fields, the further-along statuses. */
+/**
+ * A fresh snapshot over the current view: the snapshot's fields, the
+ * further-along statuses. A snapshot fetched before an event arrived can be
+ * older than the view: what events already set (e.g. the approval expiry of
+ * `plan.pending_approval`) is not erased by its nulls.
+ */
 export function mergeSnapshot(view: PlanView, snap: Plan): PlanView {
   const current = new Map(view.tasks.map((t) => [t.task_id, t]));
   return {
     ...view,
     ...snap,
+    approval_expires_at: snap.approval_expires_at ?? view.approval_expires_at,
+    approval_reason: snap.approval_reason ?? view.approval_reason,
+    summary: snap.summary ?? view.summary,
     status: laterPlan(view.status, snap.status),
     tasks: snap.tasks.map((t) => {
       const mine = current.get(t.task_id);
