@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ChatRequest, ChatResponse, LlmClient, ToolCall } from '../src/core/llm.js';
 import type { ToolContext } from '../src/tools/tool.js';
+import { seedPlan as seedCreatedPlan } from './helpers/seed.js';
 
 /** Fixtures shared by the tools test files (not a test file itself). */
 
@@ -23,25 +24,11 @@ export async function seedProject(db: Kysely<Database>, userId?: string): Promis
   return { userId: uid, projectId: project.id };
 }
 
+/** An executing plan with no tasks (tools only need a plan to belong to). */
 export async function seedPlan(db: Kysely<Database>, owner: Owner): Promise<string> {
-  const session = await db
-    .insertInto('chat_sessions')
-    .values({ user_id: owner.userId, project_id: owner.projectId, topic: null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const plan = await db
-    .insertInto('task_plans')
-    .values({
-      user_id: owner.userId,
-      project_id: owner.projectId,
-      session_id: session.id,
-      original_request: 'r',
-      status: 'executing',
-      critical_path: '[]',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return plan.id;
+  const planId = await seedCreatedPlan(db, { ...owner, agents: new Map() }, []);
+  await db.updateTable('task_plans').set({ status: 'executing' }).where('id', '=', planId).execute();
+  return planId;
 }
 
 export function toolContext(db: Kysely<Database>, owner: Owner, extra: Partial<ToolContext> = {}): ToolContext {
