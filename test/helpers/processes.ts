@@ -29,7 +29,9 @@ export interface ServiceProcess {
  * `start:worker` run.
  */
 export function spawnService(env: Record<string, string>, args: string[] = []): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/start.ts', '--no-migrate', ...args], {
+  // SPAWN_NODE_ARGS: extra node flags for profiling a benchmark's services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.SPAWN_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bin/start.ts', '--no-migrate', ...args], {
     cwd: process.cwd(),
     env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
