@@ -12,9 +12,10 @@ import { releaseGates } from '../src/engine/gate-release.js';
 import { runTask } from '../src/engine/run-task.js';
 import { PlanCancelledError } from '../src/engine/cancel-bus.js';
 import {
-  cancelRunningTask, claimTask, completeTask, extendLease, failTask, loadPlanWithTasks, markQueued, skipTask,
-  releaseClaim, releaseForRetry, type Changed, type TaskRow,
+  cancelRunningTask, claimTasks, completeTasks, extendLease, failTask, loadPlanForTasks, markQueued, skipTask,
+  releaseClaim, releaseForRetry, type Changed, type Claim, type Completion, type TaskRow,
 } from '../db/repositories/execution-repository.js';
+import { keyedBatcher } from '../src/util/batcher.js';
 
 /** How long a task that was not admitted waits before re-checking by itself. */
 const PARK_MS = 2_000;
@@ -51,6 +52,16 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
   // so the hot path does not wait for it.
   const publish = (c: Changed) => void deps.publish(c.events);
 
+  // The hot path's three statements, batched per plan (group commit): the
+  // dependents a fan-out releases at once load, claim and complete together
+  // instead of queueing one by one for pool connections and the plan row.
+  const load = keyedBatcher(async (planId: string, taskIds: string[]) => {
+    const r = await loadPlanForTasks(db, planId, [...new Set(taskIds)]);
+    return taskIds.map((id) => ({ plan: r.plan, tasks: r.tasks, inputs: r.inputs.get(id) }));
+  });
+  const claim = keyedBatcher((planId: string, claims: Claim[]) => claimTasks(db, planId, claims, config.TASK_LEASE_MS));
+  const complete = keyedBatcher((planId: string, items: Completion[]) => completeTasks(db, planId, items));
+
   const release = async (planId: string, tasks: TaskRow[], from: string) =>
     releaseGates(gates, outgoingGateIds(planId, tasks, from));
 
@@ -66,10 +77,10 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const log = logger.child({ plan_id: data.planId, task_id: data.taskId, job_id: job.id, attempt });
 
-    const { plan, tasks, inputs } = await loadPlanWithTasks(db, data.planId, data.taskId);
+    const { plan, tasks, inputs } = await load(data.planId, data.taskId);
     if (!plan) return { status: 'gone' };
     const task = tasks.find((t) => t.taskId === data.taskId);
-    if (!task) return { status: 'gone' };
+    if (!task || !inputs) return { status: 'gone' };
 
     // Already settled (a retry after a crash, a cancelled plan, a skipped task):
     // make sure its dependents were released, and nothing else.
@@ -114,7 +125,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     state.shutdownController.signal.addEventListener('abort', onShutdown);
     let heartbeat: NodeJS.Timeout | undefined;
     try {
-      const claimed = await claimTask(db, plan.id, task, lease, config.TASK_LEASE_MS, attempt);
+      const claimed = await claim(plan.id, { task, token: lease, attempt });
       if (!claimed.ok) {
         // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
         return await delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
@@ -131,7 +142,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
 
       try {
         const out = await runTask(deps, engine, { plan, task, tasks, inputs, attempt, signal: controller.signal });
-        const done = await completeTask(db, plan.id, task, lease, out);
+        const done = await complete(plan.id, { task, token: lease, out });
         if (!done.ok) log.warn('completion refused: the task is no longer held by this worker');
         // Release first: the dependents can start now. Each becomes queued
         // when its own job claims it, or when it waits for a slot (parked).

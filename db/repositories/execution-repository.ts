@@ -76,10 +76,6 @@ function toPlanRow(row: {
   };
 }
 
-/**
- * The plan and its tasks in one round trip (the first thing every task job
- * does).
- */
 /** What one task needs to run, beyond the plan's graph. */
 export interface TaskInputs {
   agent: { name: string; status: 'active' | 'disabled'; config: import('../schema.js').AgentConfig } | null;
@@ -91,43 +87,74 @@ export interface TaskInputs {
   spentTodayUsd: number;
 }
 
+/** {@link loadPlanForTasks} for one task (or none: the plan and its tasks only). */
 export async function loadPlanWithTasks(
   db: Db,
   planId: string,
   forTask?: string,
 ): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[]; inputs: TaskInputs }> {
+  const r = await loadPlanForTasks(db, planId, forTask === undefined ? [] : [forTask]);
+  return { plan: r.plan, tasks: r.tasks, inputs: r.inputs.get(forTask ?? '') ?? emptyInputs(r.spentTodayUsd) };
+}
+
+const emptyInputs = (spentTodayUsd: number): TaskInputs => ({ agent: null, results: new Map(), inbox: [], spentTodayUsd });
+
+/**
+ * The plan, its tasks, and what each of `taskIds` needs to run (agent,
+ * dependency results, inbox), in ONE statement: the first thing every task
+ * job does, batched per plan by the agent workers so that the 50 dependents a
+ * fan-out releases at once cost one round trip, not 50.
+ */
+export async function loadPlanForTasks(
+  db: Db,
+  planId: string,
+  taskIds: readonly string[],
+): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[]; inputs: Map<string, TaskInputs>; spentTodayUsd: number }> {
   const r = await sql<{
     id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string;
     settings: { max_parallel_tasks?: number }; tasks: Array<Record<string, unknown>> | null;
-    agent: TaskInputs['agent']; results: Array<{ task_id: string; text: string | null }> | null;
-    inbox: Array<{ from: string; text: string }> | null; spent_today: number | null;
+    mine: Array<{ task_id: string; dependencies: string[]; agent: TaskInputs['agent']; inbox: Array<{ from: string; text: string }> | null }> | null;
+    results: Array<{ task_id: string; text: string | null }> | null;
+    spent_today: number | null;
   }>`
-    WITH me AS (SELECT agent_id, agent_name, dependencies FROM task_plan_tasks WHERE plan_id = ${planId} AND task_id = ${forTask ?? null})
+    WITH me AS (
+      SELECT task_id, agent_id, agent_name, dependencies FROM task_plan_tasks
+      WHERE plan_id = ${planId} AND task_id = ANY(${[...taskIds]}::text[])
+    )
     SELECT p.id, p.status, p.user_id, p.project_id, p.session_id, p.original_request, pr.settings,
       (SELECT json_agg(json_build_object(
           'id', t.id, 'task_id', t.task_id, 'dependencies', t.dependencies, 'status', t.status,
           'description', t.description, 'agent_id', t.agent_id, 'agent_name', t.agent_name, 'attempts', t.attempts,
           'lease_token', t.lease_token, 'lease_until', t.lease_until, 'sim', t.sim) ORDER BY t.level, t.task_id)
        FROM task_plan_tasks t WHERE t.plan_id = p.id) AS tasks,
-      (SELECT json_build_object('name', a.name, 'status', a.status, 'config', a.config)
-       FROM me JOIN user_agents a ON a.id = me.agent_id) AS agent,
+      (SELECT json_agg(json_build_object(
+          'task_id', me.task_id,
+          'dependencies', me.dependencies,
+          'agent', (SELECT json_build_object('name', a.name, 'status', a.status, 'config', a.config) FROM user_agents a WHERE a.id = me.agent_id),
+          'inbox', (SELECT json_agg(json_build_object('from', m.from_agent, 'text', m.text) ORDER BY m.id)
+                    FROM agent_messages m WHERE m.plan_id = p.id AND m.to_agent = me.agent_name)))
+       FROM me) AS mine,
+      -- the union of the requested tasks' dependencies, each result once
       (SELECT json_agg(json_build_object('task_id', d.task_id, 'text', d.result->>'text'))
-       FROM me JOIN task_plan_tasks d ON d.plan_id = ${planId} AND me.dependencies ? d.task_id) AS results,
-      (SELECT json_agg(json_build_object('from', m.from_agent, 'text', m.text) ORDER BY m.id)
-       FROM me JOIN agent_messages m ON m.plan_id = ${planId} AND m.to_agent = me.agent_name) AS inbox,
+       FROM task_plan_tasks d WHERE d.plan_id = p.id AND EXISTS (SELECT 1 FROM me WHERE me.dependencies ? d.task_id)) AS results,
       -- the same range scan as src/limits/budget.ts spentTodayQuery (ix_llm_calls_user_id_created_at)
       (SELECT coalesce(sum(c.cost), 0)::float8 FROM llm_calls c
        WHERE c.user_id = p.user_id AND c.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS spent_today
     FROM task_plans p JOIN user_projects pr ON pr.id = p.project_id
     WHERE p.id = ${planId}`.execute(db);
   const row = r.rows[0];
-  const inputs: TaskInputs = {
-    agent: row?.agent ?? null,
-    results: new Map((row?.results ?? []).map((x) => [x.task_id, x.text ?? ''])),
-    inbox: row?.inbox ?? [],
-    spentTodayUsd: row?.spent_today ?? 0,
-  };
-  if (!row) return { plan: undefined, tasks: [], inputs };
+  const spentTodayUsd = row?.spent_today ?? 0;
+  const inputs = new Map<string, TaskInputs>();
+  if (!row) return { plan: undefined, tasks: [], inputs, spentTodayUsd };
+  const results = new Map((row.results ?? []).map((x) => [x.task_id, x.text ?? '']));
+  for (const m of row.mine ?? []) {
+    inputs.set(m.task_id, {
+      agent: m.agent ?? null,
+      results: new Map(m.dependencies.filter((d) => results.has(d)).map((d) => [d, results.get(d)!])),
+      inbox: m.inbox ?? [],
+      spentTodayUsd,
+    });
+  }
   return {
     plan: toPlanRow(row),
     tasks: (row.tasks ?? []).map((t) => ({
@@ -144,6 +171,7 @@ export async function loadPlanWithTasks(
       sim: (t.sim as Record<string, unknown> | null) ?? null,
     })),
     inputs,
+    spentTodayUsd,
   };
 }
 
@@ -362,36 +390,56 @@ const toStored = (planId: string, rows: EventRow[]): StoredEvent[] =>
     .map((r) => ({ id: String(r.id), planId, sessionId: r.session_id, seq: r.seq, type: r.type, taskId: r.task_id, at: r.at.toISOString(), data: r.payload }))
     .sort((a, b) => a.seq - b.seq);
 
-/**
- * Claims a task for one attempt, in ONE statement (the hot path): pending or
- * queued → running, or takes over a running task whose previous holder
- * released it or whose lease expired (a killed worker); only while the plan
- * executes. A task claimed straight from `pending` (its settlement has not
- * run yet) gets its `task.queued` event too, so the stream still shows
- * pending → queued → running. Returns ok=false when another live worker
- * holds it or the plan stopped.
- */
+export interface Claim {
+  task: TaskRow;
+  /** The lease token of the claiming worker. */
+  token: string;
+  attempt: number;
+}
+
+/** {@link claimTasks} for one task. */
 export async function claimTask(db: Db, planId: string, task: TaskRow, token: string, leaseMs: number, attempt: number): Promise<Changed> {
-  const queued = JSON.stringify({ agent_name: task.agentName, attempt });
+  return (await claimTasks(db, planId, [{ task, token, attempt }], leaseMs))[0]!;
+}
+
+/**
+ * Claims tasks of one plan for one attempt each, in ONE statement (the hot
+ * path; the agent workers batch the claims of a plan that arrive together):
+ * pending or queued → running, or takes over a running task whose previous
+ * holder released it or whose lease expired (a killed worker); only while the
+ * plan executes. A task claimed straight from `pending` (its settlement has
+ * not run yet) gets its `task.queued` event too, so the stream still shows
+ * pending → queued → running. The task rows are locked in id order, then the
+ * plan row (for the event sequence), so two batches cannot deadlock. Returns,
+ * per claim in order, ok=false when another live worker holds that task or
+ * the plan stopped.
+ */
+export async function claimTasks(db: Db, planId: string, claims: readonly Claim[], leaseMs: number): Promise<Changed[]> {
+  if (claims.length === 0) return [];
+  if (hasDuplicateTask(claims)) return inRounds(claims, (some) => claimTasks(db, planId, some, leaseMs));
   const r = await sql<EventRow>`
-    WITH old AS (
-      SELECT id, status FROM task_plan_tasks WHERE id = ${task.id} FOR UPDATE
+    WITH c AS (
+      SELECT * FROM unnest(${claims.map((c) => c.task.id)}::uuid[], ${claims.map((c) => c.token)}::text[],
+                           ${claims.map((c) => c.attempt)}::int[]) WITH ORDINALITY AS c(id, token, attempt, ord)
+    ), old AS (
+      SELECT t.id, t.status FROM task_plan_tasks t WHERE t.id IN (SELECT id FROM c) ORDER BY t.id FOR UPDATE
     ), t AS (
       UPDATE task_plan_tasks t SET
         status = 'running',
         attempts = t.attempts + 1,
-        lease_token = ${token},
+        lease_token = c.token,
         lease_until = now() + ${`${leaseMs} milliseconds`}::interval,
         queued_at = coalesce(t.queued_at, now()),
         started_at = coalesce(t.started_at, now())
-      FROM old
+      FROM old JOIN c ON c.id = old.id
       WHERE t.id = old.id
         AND (old.status IN ('pending', 'queued')
              OR (old.status = 'running' AND (t.lease_token IS NULL OR t.lease_until < now())))
         AND EXISTS (SELECT 1 FROM task_plans WHERE id = ${planId} AND status = 'executing')
-      RETURNING t.task_id, old.status AS old_status
+      RETURNING t.task_id, old.status AS old_status, c.ord,
+                jsonb_build_object('agent_name', t.agent_name, 'attempt', c.attempt) AS payload
     ), e AS (
-      SELECT t.task_id, x.type, x.ord
+      SELECT t.task_id, t.payload, x.type, t.ord, x.ord AS sub
       FROM t, LATERAL (VALUES ('task.queued', 1), ('task.started', 2)) AS x(type, ord)
       WHERE x.type = 'task.started' OR t.old_status = 'pending'
     ), p AS (
@@ -401,12 +449,45 @@ export async function claimTask(db: Db, planId: string, task: TaskRow, token: st
     )
     INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
     SELECT ${planId}::uuid, p.session_id,
-           p.event_seq - (SELECT count(*) FROM e)::int + row_number() OVER (ORDER BY e.ord)::int,
-           e.type, e.task_id, ${queued}::jsonb
+           p.event_seq - (SELECT count(*) FROM e)::int + row_number() OVER (ORDER BY e.ord, e.sub)::int,
+           e.type, e.task_id, e.payload
     FROM p, e
     RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
-  if (r.rows.length === 0) return NO_CHANGE;
-  return { ok: true, events: toStored(planId, r.rows) };
+  return splitByTask(planId, claims.map((c) => c.task.taskId), r.rows);
+}
+
+const hasDuplicateTask = (items: ReadonlyArray<{ task: TaskRow }>) => new Set(items.map((i) => i.task.id)).size !== items.length;
+
+/**
+ * Runs a batch that names a task twice (a stalled job re-delivered while its
+ * first delivery is still here) as several statements, each with every task
+ * at most once, in order: the events of a statement are told apart by task.
+ */
+async function inRounds<T extends { task: TaskRow }>(items: readonly T[], run: (some: T[]) => Promise<Changed[]>): Promise<Changed[]> {
+  const out: Changed[] = new Array(items.length);
+  let left = items.map((item, i) => ({ item, i }));
+  while (left.length > 0) {
+    const seen = new Set<string>();
+    const round = left.filter(({ item }) => !seen.has(item.task.id) && seen.add(item.task.id));
+    const results = await run(round.map((r) => r.item));
+    round.forEach((r, k) => (out[r.i] = results[k]!));
+    left = left.filter((x) => !round.includes(x));
+  }
+  return out;
+}
+
+/** One Changed per task id, in order: the events of that task (ok when it has any). */
+function splitByTask(planId: string, taskIds: readonly string[], rows: EventRow[]): Changed[] {
+  const byTask = new Map<string, EventRow[]>();
+  for (const row of rows) {
+    const list = byTask.get(row.task_id!) ?? [];
+    list.push(row);
+    byTask.set(row.task_id!, list);
+  }
+  return taskIds.map((id) => {
+    const mine = byTask.get(id);
+    return mine ? { ok: true, events: toStored(planId, mine) } : NO_CHANGE;
+  });
 }
 
 /** Keeps a running task's claim alive; false when the claim was lost. */
@@ -434,38 +515,71 @@ export interface TaskOutput {
   worker?: string;
 }
 
-/**
- * running → completed, by the lease holder only, in ONE statement: the task
- * row, the plan's cost and event sequence, and the `task.completed` event.
- * The dependents are released right after (gates); each settles itself when
- * its job runs (claim, park or skip), off this task's critical path.
- */
+export interface Completion {
+  task: TaskRow;
+  /** The lease token the task was claimed with. */
+  token: string;
+  out: TaskOutput;
+}
+
+/** {@link completeTasks} for one task. */
 export async function completeTask(db: Db, planId: string, task: TaskRow, token: string, out: TaskOutput): Promise<Changed> {
-  const result = JSON.stringify({ text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker });
-  const payload = JSON.stringify({ result: out.text, actual_cost: out.costUsd, duration: out.durationS });
+  return (await completeTasks(db, planId, [{ task, token, out }]))[0]!;
+}
+
+/**
+ * running → completed, by the lease holder only, in ONE statement for any
+ * number of tasks of one plan: the task rows, the plan's cost and event
+ * sequence, and one `task.completed` event each. The dependents are released
+ * right after (gates); each settles itself when its job runs (claim, park or
+ * skip), off the completing task's critical path. Task rows are locked in id
+ * order before the plan row, as in {@link claimTasks}.
+ */
+export async function completeTasks(db: Db, planId: string, items: readonly Completion[]): Promise<Changed[]> {
+  if (items.length === 0) return [];
+  if (hasDuplicateTask(items)) return inRounds(items, (some) => completeTasks(db, planId, some));
+  const rows = items.map(({ task, token, out }, i) => ({
+    ord: i,
+    id: task.id,
+    token,
+    cost: out.costUsd,
+    input_tokens: out.inputTokens,
+    output_tokens: out.outputTokens,
+    result: { text: out.text, provider: out.provider, model: out.model, tool_calls: out.toolCalls ?? 0, worker: out.worker },
+    payload: { result: out.text, actual_cost: out.costUsd, duration: out.durationS },
+  }));
   const r = await sql<EventRow>`
-    WITH t AS (
-      UPDATE task_plan_tasks SET
+    WITH c AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS c(ord int, id uuid, token text, cost float8, input_tokens int, output_tokens int, result jsonb, payload jsonb)
+    ), locked AS (
+      SELECT t.id FROM task_plan_tasks t JOIN c ON c.id = t.id AND t.status = 'running' AND t.lease_token = c.token
+      ORDER BY t.id FOR UPDATE OF t
+    ), t AS (
+      UPDATE task_plan_tasks t SET
         status = 'completed',
-        result = ${result}::jsonb,
-        actual_cost = coalesce(actual_cost, 0) + ${out.costUsd},
-        input_tokens = input_tokens + ${out.inputTokens},
-        output_tokens = output_tokens + ${out.outputTokens},
+        result = c.result,
+        actual_cost = coalesce(t.actual_cost, 0) + c.cost,
+        input_tokens = t.input_tokens + c.input_tokens,
+        output_tokens = t.output_tokens + c.output_tokens,
         error = NULL, lease_token = NULL, lease_until = NULL,
         completed_at = now()
-      WHERE id = ${task.id} AND status = 'running' AND lease_token = ${token}
-      RETURNING task_id
+      FROM c JOIN locked ON locked.id = c.id
+      WHERE t.id = c.id AND t.status = 'running' AND t.lease_token = c.token
+      RETURNING t.task_id, c.ord, c.cost, c.payload
     ), p AS (
-      UPDATE task_plans SET event_seq = event_seq + 1, total_actual_cost = total_actual_cost + ${out.costUsd}
+      UPDATE task_plans SET event_seq = event_seq + (SELECT count(*) FROM t),
+                            total_actual_cost = total_actual_cost + (SELECT coalesce(sum(cost), 0) FROM t)
       WHERE id = ${planId} AND EXISTS (SELECT 1 FROM t)
       RETURNING event_seq, session_id
     )
     INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
-    SELECT ${planId}::uuid, p.session_id, p.event_seq, 'task.completed', t.task_id, ${payload}::jsonb
+    SELECT ${planId}::uuid, p.session_id,
+           p.event_seq - (SELECT count(*) FROM t)::int + row_number() OVER (ORDER BY t.ord)::int,
+           'task.completed', t.task_id, t.payload
     FROM p, t
     RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
-  if (r.rows.length === 0) return NO_CHANGE;
-  return { ok: true, events: toStored(planId, r.rows) };
+  return splitByTask(planId, items.map((c) => c.task.taskId), r.rows);
 }
 
 /**
