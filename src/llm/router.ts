@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database, LlmCallOutcome } from '../../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -10,6 +10,7 @@ import { createOpenAiProvider } from './openai-provider.js';
 import { isKnownModel, loadPriceTable, type PriceTable } from './prices.js';
 import { createSimulatedProvider, SIMULATED } from './simulated-provider.js';
 import { abortableSleep, type Sleep } from './sleep.js';
+import { keyedBatcher } from '../util/batcher.js';
 
 export interface LlmRouterOptions {
   config: Config;
@@ -108,6 +109,18 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
   const capMs = opts.backoffCapMs ?? 8_000;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
   const warnedUnpriced = new Set<string>();
+  // Calls that end together (a fan-out's tasks) are recorded by one INSERT;
+  // a batch that fails is retried row by row so one bad row loses no other.
+  type CallRow = Insertable<Database['llm_calls']>;
+  const insertCalls = keyedBatcher(async (_key: string, rows: CallRow[]) => {
+    try {
+      await db.insertInto('llm_calls').values(rows).execute();
+      return rows.map(() => undefined);
+    } catch (err) {
+      if (rows.length === 1) throw err;
+      return Promise.all(rows.map((row) => db.insertInto('llm_calls').values(row).execute().then(() => undefined)));
+    }
+  });
 
   async function record(req: ChatRequest, target: Target, attempt: number, outcome: LlmCallOutcome, res?: ChatResponse, err?: unknown, latencyMs = 0) {
     const m = req.meta;
@@ -121,29 +134,26 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
       logger.warn({ err: hookErr }, 'llm call hook failed');
     }
     try {
-      await db
-        .insertInto('llm_calls')
-        .values({
-          user_id: m.userId ?? null,
-          project_id: m.projectId ?? null,
-          plan_id: m.planId ?? null,
-          task_id: m.taskRowId ?? null,
-          agent_id: m.agentId ?? null,
-          agent_name: m.agentName ?? null,
-          purpose: m.purpose,
-          provider: res?.provider ?? target.provider,
-          model: res?.model ?? target.model,
-          input_tokens: res?.usage.inputTokens ?? 0,
-          output_tokens: res?.usage.outputTokens ?? 0,
-          cost: res?.costUsd ?? 0,
-          estimated_cost: m.estimatedCostUsd ?? null,
-          latency_ms: Math.round(res?.latencyMs ?? latencyMs),
-          ttft_ms: res?.ttftMs === undefined ? null : Math.round(res.ttftMs),
-          outcome,
-          error: err === undefined ? null : err instanceof Error ? `${err instanceof AppError ? `${err.code}: ` : ''}${err.message}`.slice(0, 2000) : String(err),
-          attempt,
-        })
-        .execute();
+      await insertCalls('', {
+      user_id: m.userId ?? null,
+      project_id: m.projectId ?? null,
+      plan_id: m.planId ?? null,
+      task_id: m.taskRowId ?? null,
+      agent_id: m.agentId ?? null,
+      agent_name: m.agentName ?? null,
+      purpose: m.purpose,
+      provider: res?.provider ?? target.provider,
+      model: res?.model ?? target.model,
+      input_tokens: res?.usage.inputTokens ?? 0,
+      output_tokens: res?.usage.outputTokens ?? 0,
+      cost: res?.costUsd ?? 0,
+      estimated_cost: m.estimatedCostUsd ?? null,
+      latency_ms: Math.round(res?.latencyMs ?? latencyMs),
+      ttft_ms: res?.ttftMs === undefined ? null : Math.round(res.ttftMs),
+      outcome,
+      error: err === undefined ? null : err instanceof Error ? `${err instanceof AppError ? `${err.code}: ` : ''}${err.message}`.slice(0, 2000) : String(err),
+      attempt,
+      });
     } catch (insertErr) {
       logger.error({ err: insertErr, purpose: m.purpose, provider: target.provider }, 'could not record llm call');
     }

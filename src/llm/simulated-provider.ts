@@ -54,8 +54,11 @@ export function createSimulatedProvider(opts: SimulatedProviderOptions): LlmClie
       let ttftMs: number | undefined;
       if (req.onDelta && reply.text !== '') {
         const chunks = splitChunks(reply.text, STREAM_CHUNKS);
-        for (const chunk of chunks) {
-          await abortableSleep(latencyMs / chunks.length, req.signal).catch((e) => {
+        for (const [i, chunk] of chunks.entries()) {
+          // Each chunk is due at its share of the latency from the start, so a
+          // late timer does not push the later chunks (nor the call's end) back.
+          const due = started + (latencyMs * (i + 1)) / chunks.length;
+          await abortableSleep(Math.max(0, due - Date.now()), req.signal).catch((e) => {
             throw abortError(SIMULATED, model, e);
           });
           ttftMs ??= Date.now() - started;
