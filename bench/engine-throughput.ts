@@ -7,6 +7,18 @@ import { seedPlan, seedProject, seedUser, waitForPlan, type SeedTask } from '../
 import { spawnService, type ServiceProcess } from '../test/helpers/processes.js';
 import { createPlanControl } from '../src/engine/plan-control.js';
 import { sql } from 'kysely';
+import { readFileSync } from 'node:fs';
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
 
 const HELP = `Usage: npx tsx bench/engine-throughput.ts [options]
 
@@ -95,6 +107,7 @@ for (const processes of values.processes!.split(',').map(Number)) {
 
     const ids: string[] = [];
     for (let i = 0; i < PLANS; i++) ids.push(await seedPlan(b.deps.db, owner, shape));
+    const cpu0 = procs.map((p) => cpuSeconds(p.child.pid));
     const t0 = Date.now();
     for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => control.startExecution(id)));
     const deadline = Date.now() + 600_000;
@@ -105,6 +118,7 @@ for (const processes of values.processes!.split(',').map(Number)) {
       await new Promise((res) => setTimeout(res, 50));
     }
     const elapsed = (Date.now() - t0) / 1000;
+    const workerCpu = procs.reduce((sum, p, i) => sum + cpuSeconds(p.child.pid) - cpu0[i]!, 0);
     const statuses = await sql<{ status: string; n: string }>`SELECT status, count(*) AS n FROM task_plans GROUP BY status`.execute(b.deps.db);
     const completedTasks = await sql<{ n: string }>`SELECT count(*) AS n FROM task_plan_tasks WHERE status = 'completed'`.execute(b.deps.db);
     const tasksPerS = (Number(completedTasks.rows[0]!.n) - shape.length) / elapsed;
@@ -117,6 +131,8 @@ for (const processes of values.processes!.split(',').map(Number)) {
       'plans/s': PLANS / elapsed,
       'plain BullMQ jobs/s': plain,
       'engine ÷ plain': tasksPerS / plain,
+      // CPU the worker processes spent per completed task: stable under other load, unlike tasks/s.
+      'worker CPU ms/task': (workerCpu * 1000) / (tasksPerS * elapsed),
       'plan statuses': statuses.rows.map((s) => `${s.status}:${s.n}`).join(' '),
     });
   } finally {
