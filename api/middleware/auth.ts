@@ -5,7 +5,8 @@ import type { Config } from '../../src/config.js';
 import type { Database } from '../../db/schema.js';
 import { AppError } from '../../src/core/errors.js';
 import type { AppEnv, AuthUser } from '../context.js';
-import { createTokenVerifier, TokenRejected } from './token-verifier.js';
+import { CLOCK_SKEW_S, createTokenVerifier, TokenRejected } from './token-verifier.js';
+import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 export interface AuthOptions {
   /**
@@ -29,14 +30,26 @@ const claimsSchema = z.object({
 const unauthorized = (message: string) => new AppError('UNAUTHORIZED', 'unauthorized', message);
 
 /**
+ * Verified tokens kept per process (see verified-token-cache.ts). What is kept
+ * (user id, subject, role) cannot change for a given token, since users are
+ * never deleted and the role is the token's; the minute bounds how long a
+ * token outlives its signing key leaving the JWKS (whose own cache keeps keys
+ * up to 10 minutes). Ten thousand tokens are a few MB at most.
+ */
+const TOKEN_CACHE = { maxEntries: 10_000, maxAgeMs: 60_000 };
+
+/**
  * Verifies the bearer token, provisions the user on first sight and puts
  * `{id, subject, role}` in the context (`c.get('user')`). Options are checked
- * once, when the middleware is made.
+ * once, when the middleware is made. A token verified before, and still
+ * within its `exp`, is answered from a per-process cache with the user it
+ * resolved to (TOKEN_CACHE): no signature check, no query.
  */
 export function authenticate(deps: { config: Config; db: Kysely<Database> }, opts: AuthOptions = {}): MiddlewareHandler<AppEnv> {
   const verifyToken = createTokenVerifier(deps.config);
   const { allowQueryToken = false } = opts;
   const queryAllowed = typeof allowQueryToken === 'function' ? allowQueryToken : () => allowQueryToken;
+  const verified = createVerifiedTokenCache<AuthUser>(TOKEN_CACHE);
 
   return async (c, next) => {
     // Already authenticated by an outer mount of this middleware.
@@ -52,16 +65,23 @@ export function authenticate(deps: { config: Config; db: Kysely<Database> }, opt
     }
     if (!token) throw unauthorized('a bearer token is required');
 
-    let claims: z.infer<typeof claimsSchema>;
-    try {
-      claims = claimsSchema.parse(await verifyToken(token));
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      const reason = err instanceof TokenRejected ? err.reason : 'InvalidClaims';
-      c.get('logger').info({ reason }, 'token rejected');
-      throw unauthorized(reason === 'Expired' ? 'the token has expired' : 'the token is invalid');
+    let user = verified.get(token, Date.now());
+    if (!user) {
+      let claims: z.infer<typeof claimsSchema>;
+      let exp: number;
+      try {
+        const payload = await verifyToken(token);
+        claims = claimsSchema.parse(payload);
+        exp = payload.exp as number; // the verifier requires a finite exp
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        const reason = err instanceof TokenRejected ? err.reason : 'InvalidClaims';
+        c.get('logger').info({ reason }, 'token rejected');
+        throw unauthorized(reason === 'Expired' ? 'the token has expired' : 'the token is invalid');
+      }
+      user = await provisionUser(deps.db, claims);
+      verified.set(token, user, (exp + CLOCK_SKEW_S) * 1000, Date.now());
     }
-    const user = await provisionUser(deps.db, claims);
     c.set('user', user);
     c.set('logger', c.get('logger').child({ userId: user.id }));
     await next();
