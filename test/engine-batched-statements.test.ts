@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from './helpers/context.js';
 import { eventRows, seedPlan, seedProject, seedUser, taskRows } from './helpers/seed.js';
 import {
-  claimTasks, completeTasks, loadPlanForTasks, startPlan, type TaskOutput, type TaskRow,
+  claimAndLoad, claimTasks, completeTasks, loadPlanForTasks, markQueuedIfReady, startPlan, type TaskOutput, type TaskRow,
 } from '../db/repositories/execution-repository.js';
 
 /**
@@ -127,5 +127,33 @@ describe('batched claim, load and completion statements', () => {
     expect([...winners.values()].every((n) => n === 1)).toBe(true);
     const seqs = (await eventRows(ctx.deps.db, planId)).map((e) => e.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+
+  it('claims only tasks whose dependencies all completed, and loads the state the refusal is decided from', async () => {
+    const planId = await seedPlan(ctx.deps.db, owner, [{ id: 'a' }, { id: 'b' }, { id: 'j', deps: ['a', 'b'] }]);
+    await startPlan(ctx.deps.db, planId);
+    let { tasks } = await loadPlanForTasks(ctx.deps.db, planId, []);
+    await claimTasks(ctx.deps.db, planId, [{ task: task(tasks, 'a'), token: 'w:a', attempt: 1 }], 30_000);
+    await completeTasks(ctx.deps.db, planId, [{ task: task(tasks, 'a'), token: 'w:a', out: out('A') }]);
+
+    // b is still open: j can be neither claimed nor marked queued.
+    const early = await claimAndLoad(ctx.deps.db, planId, [{ taskId: 'j', claim: { token: 'w:j', attempt: 1 } }, { taskId: 'b' }], 30_000);
+    expect(early.claims.map((c) => c.ok)).toEqual([false, false]);
+    expect(early.loaded.tasks.find((t) => t.taskId === 'b')!.status).toBe('queued');
+    expect([...early.loaded.inputs.get('j')!.results]).toEqual([['a', 'A']]);
+    expect((await markQueuedIfReady(ctx.deps.db, planId, 'j')).ok).toBe(false);
+
+    ({ tasks } = early.loaded);
+    await claimTasks(ctx.deps.db, planId, [{ task: task(tasks, 'b'), token: 'w:b', attempt: 1 }], 30_000);
+    await completeTasks(ctx.deps.db, planId, [{ task: task(tasks, 'b'), token: 'w:b', out: out('B') }]);
+    const queued = await markQueuedIfReady(ctx.deps.db, planId, 'j');
+    expect(queued.events).toMatchObject([{ type: 'task.queued', taskId: 'j', data: { agent_name: 'researcher', attempt: 1 } }]);
+    expect((await markQueuedIfReady(ctx.deps.db, planId, 'j')).ok).toBe(false);
+
+    const now = await claimAndLoad(ctx.deps.db, planId, [{ taskId: 'j', claim: { token: 'w:j', attempt: 1 } }], 30_000);
+    expect(now.claims[0]!.events.map((e) => e.type)).toEqual(['task.started']);
+    // the load shows the plan as it was before this statement's own claim
+    expect(now.loaded.tasks.find((t) => t.taskId === 'j')!.status).toBe('queued');
+    expect(new Map(now.loaded.inputs.get('j')!.results)).toEqual(new Map([['a', 'A'], ['b', 'B']]));
   });
 });

@@ -12,8 +12,8 @@ import { releaseGates } from '../src/engine/gate-release.js';
 import { runTask } from '../src/engine/run-task.js';
 import { PlanCancelledError } from '../src/engine/cancel-bus.js';
 import {
-  cancelRunningTask, claimTasks, completeTasks, extendLease, failTask, loadPlanForTasks, markQueued, skipTask,
-  releaseClaim, releaseForRetry, type Changed, type Claim, type Completion, type TaskRow,
+  cancelRunningTask, claimAndLoad, completeTasks, extendLease, failTask, loadProjectMaxParallel, markQueuedIfReady, skipTask,
+  releaseClaim, releaseForRetry, type Changed, type ClaimRequest, type Completion, type TaskRow,
 } from '../db/repositories/execution-repository.js';
 import { keyedBatcher } from '../src/util/batcher.js';
 
@@ -21,6 +21,8 @@ import { keyedBatcher } from '../src/util/batcher.js';
 const PARK_MS = 2_000;
 /** How many parked tasks of the user a finishing task promotes. */
 const PROMOTE = 2;
+/** How long a project's max_parallel_tasks is cached for admission. */
+const CAP_TTL_MS = 5_000;
 
 export class ShutdownError extends Error {
   constructor() {
@@ -52,15 +54,28 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
   // so the hot path does not wait for it.
   const publish = (c: Changed) => void deps.publish(c.events);
 
-  // The hot path's three statements, batched per plan (group commit): the
-  // dependents a fan-out releases at once load, claim and complete together
-  // instead of queueing one by one for pool connections and the plan row.
-  const load = keyedBatcher(async (planId: string, taskIds: string[]) => {
-    const r = await loadPlanForTasks(db, planId, [...new Set(taskIds)]);
-    return taskIds.map((id) => ({ plan: r.plan, tasks: r.tasks, inputs: r.inputs.get(id) }));
+  // The hot path's two statements, batched per plan (group commit): the
+  // dependents a fan-out releases at once claim (and load) and complete
+  // together instead of queueing one by one for pool connections and the
+  // plan row. See docs/architecture.md.
+  const claimLoad = keyedBatcher(async (planId: string, requests: ClaimRequest[]) => {
+    const r = await claimAndLoad(db, planId, requests, config.TASK_LEASE_MS);
+    if (r.loaded.plan) caps.set(r.loaded.plan.projectId, { cap: r.loaded.plan.maxParallelTasks, at: Date.now() });
+    return requests.map((req, i) => ({ ...r.loaded, inputs: r.loaded.inputs.get(req.taskId), claimed: r.claims[i]! }));
   });
-  const claim = keyedBatcher((planId: string, claims: Claim[]) => claimTasks(db, planId, claims, config.TASK_LEASE_MS));
   const complete = keyedBatcher((planId: string, items: Completion[]) => completeTasks(db, planId, items));
+
+  // Each project's max_parallel_tasks, for admission before the claim; a
+  // settings change reaches running plans within CAP_TTL_MS.
+  const caps = new Map<string, { cap: number | null; at: number }>();
+  const projectCap = async (projectId: string): Promise<number> => {
+    let hit = caps.get(projectId);
+    if (!hit || Date.now() - hit.at > CAP_TTL_MS) {
+      hit = { cap: await loadProjectMaxParallel(db, projectId), at: Date.now() };
+      caps.set(projectId, hit);
+    }
+    return hit.cap ?? config.DEFAULT_MAX_PARALLEL_TASKS;
+  };
 
   const release = async (planId: string, tasks: TaskRow[], from: string) =>
     releaseGates(gates, outgoingGateIds(planId, tasks, from));
@@ -77,47 +92,64 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const log = logger.child({ plan_id: data.planId, task_id: data.taskId, job_id: job.id, attempt });
 
-    const { plan, tasks, inputs } = await load(data.planId, data.taskId);
-    if (!plan) return { status: 'gone' };
-    const task = tasks.find((t) => t.taskId === data.taskId);
-    if (!task || !inputs) return { status: 'gone' };
-
-    // Already settled (a retry after a crash, a cancelled plan, a skipped task):
-    // make sure its dependents were released, and nothing else.
-    if (isTerminalTask(task.status) || plan.status !== 'executing') {
-      await release(plan.id, tasks, task.taskId);
-      return { status: task.status };
+    // Admission first (a per-user and a per-project slot, in Redis), so that
+    // claiming and loading are one statement. A job that turns out to have
+    // nothing to run gives its slot back at once (finally, below).
+    const slot = { userId: data.userId, projectId: data.projectId, member: job.id! };
+    const admitted = await engine.admission.acquire(slot, { user: config.USER_MAX_RUNNING_TASKS, project: await projectCap(data.projectId) });
+    if (!admitted) {
+      // Ready but waiting for a slot: that is what `queued` means.
+      publish(await markQueuedIfReady(db, data.planId, data.taskId));
+      await engine.admission.park(slot);
+      return delay(job, token!, PARK_MS);
     }
-
-    const status = new Map(tasks.map((t) => [t.taskId, t.status]));
-    if (task.dependencies.some((d) => !isTerminalTask(status.get(d) ?? 'completed'))) {
-      // Released before its dependencies settled (only after a rebuild race): re-check soon.
-      log.warn('task released before its dependencies settled');
-      return delay(job, token!, 500);
-    }
-    // Settlement by the dependencies' transactions can race; this task's own
-    // processor is the final word (every dependency has committed by now).
-    const blocker = task.dependencies.find((d) => status.get(d) !== 'completed');
-    if (blocker !== undefined) {
-      publish(await skipTask(db, plan.id, task, `dependency ${blocker} ${status.get(blocker) ?? 'is missing'}`));
-      await release(plan.id, tasks, task.taskId);
-      return { status: 'skipped' };
-    }
+    const releaseSlot = () =>
+      // Off the critical path: free the slot and wake the user's oldest parked tasks.
+      void engine.admission
+        .release(slot, PROMOTE)
+        .then((parked) => Promise.all(parked.map((id) => agents.getJob(id).then((j) => j?.promote()))))
+        .catch(() => undefined);
 
     // Our claim token: the BullMQ lock token, prefixed with host:pid so an
     // operator (and the crash test) can tell which process holds a task.
     const lease = `${hostname()}:${process.pid}:${token!}`;
-    const slot = { userId: plan.userId, projectId: plan.projectId, member: job.id! };
-    const admitted = await engine.admission.acquire(slot, {
-      user: config.USER_MAX_RUNNING_TASKS,
-      project: plan.maxParallelTasks ?? config.DEFAULT_MAX_PARALLEL_TASKS,
-    });
-    if (!admitted) {
-      // Ready but waiting for a slot: that is what `queued` means.
-      if (task.status === 'pending') publish(await markQueued(db, plan.id, task));
-      await engine.admission.park(slot);
-      return delay(job, token!, PARK_MS);
+    let loaded;
+    try {
+      loaded = await claimLoad(data.planId, { taskId: data.taskId, claim: { token: lease, attempt } });
+    } catch (err) {
+      releaseSlot();
+      throw err;
     }
+    const { plan, tasks, inputs, claimed } = loaded;
+    const task = tasks.find((t) => t.taskId === data.taskId);
+    if (!claimed.ok) {
+      releaseSlot();
+      if (!plan || !task || !inputs) return { status: 'gone' };
+      // Already settled (a retry after a crash, a cancelled plan, a skipped task):
+      // make sure its dependents were released, and nothing else.
+      if (isTerminalTask(task.status) || plan.status !== 'executing') {
+        await release(plan.id, tasks, task.taskId);
+        return { status: task.status };
+      }
+      const status = new Map(tasks.map((t) => [t.taskId, t.status]));
+      if (task.dependencies.some((d) => !isTerminalTask(status.get(d) ?? 'completed'))) {
+        // Released before its dependencies settled (only after a rebuild race): re-check soon.
+        log.warn('task released before its dependencies settled');
+        return delay(job, token!, 500);
+      }
+      // A dependency failed, was skipped or cancelled: settlement by the
+      // dependencies' transactions can race; this processor is the final word.
+      const blocker = task.dependencies.find((d) => status.get(d) !== 'completed');
+      if (blocker !== undefined) {
+        publish(await skipTask(db, plan.id, task, `dependency ${blocker} ${status.get(blocker) ?? 'is missing'}`));
+        await release(plan.id, tasks, task.taskId);
+        return { status: 'skipped' };
+      }
+      // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
+      return delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
+    }
+    if (!plan || !task || !inputs) throw new Error(`claimed ${data.taskId} of ${data.planId} but did not load it`); // cannot happen: one statement
+    publish(claimed);
 
     const controller = new AbortController();
     const untrack = engine.cancelBus.track(plan.id, controller);
@@ -125,12 +157,6 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
     state.shutdownController.signal.addEventListener('abort', onShutdown);
     let heartbeat: NodeJS.Timeout | undefined;
     try {
-      const claimed = await claim(plan.id, { task, token: lease, attempt });
-      if (!claimed.ok) {
-        // Another live worker holds it (a stalled job re-delivered early): look again after its lease.
-        return await delay(job, token!, Math.min(config.TASK_LEASE_MS, 5_000));
-      }
-      publish(claimed);
       heartbeat = setInterval(() => {
         void Promise.all([extendLease(db, task.id, lease, config.TASK_LEASE_MS), engine.admission.extend(slot)]).then(
           ([held]) => {
@@ -182,11 +208,7 @@ export function createAgentProcessor(deps: Deps, engine: Engine, state: AgentPro
       if (heartbeat) clearInterval(heartbeat);
       untrack();
       state.shutdownController.signal.removeEventListener('abort', onShutdown);
-      // Off the critical path: free the slot and wake the user's oldest parked tasks.
-      void engine.admission
-        .release(slot, PROMOTE)
-        .then((parked) => Promise.all(parked.map((id) => agents.getJob(id).then((j) => j?.promote()))))
-        .catch(() => undefined);
+      releaseSlot();
     }
   };
 }

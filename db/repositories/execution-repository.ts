@@ -99,27 +99,114 @@ export async function loadPlanWithTasks(
 
 const emptyInputs = (spentTodayUsd: number): TaskInputs => ({ agent: null, results: new Map(), inbox: [], spentTodayUsd });
 
+export interface Loaded {
+  plan: PlanRow | undefined;
+  /** Every task of the plan, as the statement found them (before its own claims). */
+  tasks: TaskRow[];
+  /** What each requested task needs to run, by task id. */
+  inputs: Map<string, TaskInputs>;
+  spentTodayUsd: number;
+}
+
+/** The plan, its tasks, and what each of `taskIds` needs to run; claims nothing. */
+export async function loadPlanForTasks(db: Db, planId: string, taskIds: readonly string[]): Promise<Loaded> {
+  return (await claimAndLoad(db, planId, taskIds.map((taskId) => ({ taskId })), 0)).loaded;
+}
+
+/** One task a worker wants to run: with `claim`, it is claimed for that attempt if it can run. */
+export interface ClaimRequest {
+  taskId: string;
+  claim?: { token: string; attempt: number };
+}
+
 /**
- * The plan, its tasks, and what each of `taskIds` needs to run (agent,
- * dependency results, inbox), in ONE statement: the first thing every task
- * job does, batched per plan by the agent workers so that the 50 dependents a
- * fan-out releases at once cost one round trip, not 50.
+ * The hot path's first statement, for any number of tasks of one plan (the
+ * agent workers batch a plan's jobs that arrive together, so the 50
+ * dependents a fan-out releases at once cost one round trip, not 100):
+ *
+ * - **claims** each requested task that can run now: pending or queued (or
+ *   running with its claim released or its lease expired: a killed worker),
+ *   every dependency completed, the plan executing → running, with the
+ *   worker's lease token; a task claimed straight from `pending` gets its
+ *   `task.queued` event too, so the stream still shows pending → queued →
+ *   running. Task rows are locked in id order, then the plan row (the event
+ *   sequence), so two batches cannot deadlock;
+ * - **loads** the plan, its tasks (as they were before this statement's own
+ *   claims: a worker whose claim was refused decides from them whether to
+ *   skip, wait or leave), and each requested task's agent, dependency results
+ *   (the union, each once) and inbox.
+ *
+ * Returns the load and, per request in order, the claim's outcome (ok=false:
+ * not claimable now, or no claim asked).
  */
-export async function loadPlanForTasks(
+export async function claimAndLoad(
   db: Db,
   planId: string,
-  taskIds: readonly string[],
-): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[]; inputs: Map<string, TaskInputs>; spentTodayUsd: number }> {
+  requests: readonly ClaimRequest[],
+  leaseMs: number,
+): Promise<{ loaded: Loaded; claims: Changed[] }> {
+  const claiming = requests.filter((r) => r.claim);
+  if (new Set(claiming.map((r) => r.taskId)).size !== claiming.length) {
+    // A task named twice (a stalled job re-delivered while its first delivery
+    // is still here): claim in rounds, each task at most once per statement.
+    const seen = new Set<string>();
+    const first = requests.map((r) => (r.claim && (seen.has(r.taskId) || !seen.add(r.taskId)) ? { taskId: r.taskId } : r));
+    const a = await claimAndLoad(db, planId, first, leaseMs);
+    const again = requests.map((r, i) => (first[i] !== r ? r : { taskId: r.taskId }));
+    const b = await claimAndLoad(db, planId, again, leaseMs);
+    return { loaded: a.loaded, claims: requests.map((_, i) => (first[i] === requests[i] ? a.claims[i]! : b.claims[i]!)) };
+  }
   const r = await sql<{
     id: string; status: PlanStatus; user_id: string; project_id: string; session_id: string; original_request: string;
     settings: { max_parallel_tasks?: number }; tasks: Array<Record<string, unknown>> | null;
     mine: Array<{ task_id: string; dependencies: string[]; agent: TaskInputs['agent']; inbox: Array<{ from: string; text: string }> | null }> | null;
     results: Array<{ task_id: string; text: string | null }> | null;
     spent_today: number | null;
+    events: Array<Omit<EventRow, 'at'> & { at: string }> | null;
   }>`
-    WITH me AS (
+    WITH c AS (
+      SELECT * FROM unnest(${claiming.map((x) => x.taskId)}::text[], ${claiming.map((x) => x.claim!.token)}::text[],
+                           ${claiming.map((x) => x.claim!.attempt)}::int[]) WITH ORDINALITY AS c(task_id, token, attempt, ord)
+    ), old AS (
+      SELECT t.id, t.status, c.token, c.attempt, c.ord
+      FROM task_plan_tasks t JOIN c ON c.task_id = t.task_id
+      WHERE t.plan_id = ${planId}
+        AND NOT EXISTS (SELECT 1 FROM task_plan_tasks d
+                        WHERE d.plan_id = ${planId} AND t.dependencies ? d.task_id AND d.status <> 'completed')
+      ORDER BY t.id FOR UPDATE OF t
+    ), t AS (
+      UPDATE task_plan_tasks t SET
+        status = 'running',
+        attempts = t.attempts + 1,
+        lease_token = old.token,
+        lease_until = now() + ${`${leaseMs} milliseconds`}::interval,
+        queued_at = coalesce(t.queued_at, now()),
+        started_at = coalesce(t.started_at, now())
+      FROM old
+      WHERE t.id = old.id
+        AND (old.status IN ('pending', 'queued')
+             OR (old.status = 'running' AND (t.lease_token IS NULL OR t.lease_until < now())))
+        AND EXISTS (SELECT 1 FROM task_plans WHERE id = ${planId} AND status = 'executing')
+      RETURNING t.task_id, old.status AS old_status, old.ord,
+                jsonb_build_object('agent_name', t.agent_name, 'attempt', old.attempt) AS payload
+    ), e AS (
+      SELECT t.task_id, t.payload, x.type, t.ord, x.ord AS sub
+      FROM t, LATERAL (VALUES ('task.queued', 1), ('task.started', 2)) AS x(type, ord)
+      WHERE x.type = 'task.started' OR t.old_status = 'pending'
+    ), p AS (
+      UPDATE task_plans SET event_seq = event_seq + (SELECT count(*) FROM e)
+      WHERE id = ${planId} AND EXISTS (SELECT 1 FROM t)
+      RETURNING event_seq, session_id
+    ), ins AS (
+      INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
+      SELECT ${planId}::uuid, p.session_id,
+             p.event_seq - (SELECT count(*) FROM e)::int + row_number() OVER (ORDER BY e.ord, e.sub)::int,
+             e.type, e.task_id, e.payload
+      FROM p, e
+      RETURNING id, seq, type, task_id, payload, at, session_id
+    ), me AS (
       SELECT task_id, agent_id, agent_name, dependencies FROM task_plan_tasks
-      WHERE plan_id = ${planId} AND task_id = ANY(${[...taskIds]}::text[])
+      WHERE plan_id = ${planId} AND task_id = ANY(${[...new Set(requests.map((x) => x.taskId))]}::text[])
     )
     SELECT p.id, p.status, p.user_id, p.project_id, p.session_id, p.original_request, pr.settings,
       (SELECT json_agg(json_build_object(
@@ -134,18 +221,22 @@ export async function loadPlanForTasks(
           'inbox', (SELECT json_agg(json_build_object('from', m.from_agent, 'text', m.text) ORDER BY m.id)
                     FROM agent_messages m WHERE m.plan_id = p.id AND m.to_agent = me.agent_name)))
        FROM me) AS mine,
-      -- the union of the requested tasks' dependencies, each result once
+      -- the results of the requested tasks' completed dependencies (the union, each once)
       (SELECT json_agg(json_build_object('task_id', d.task_id, 'text', d.result->>'text'))
-       FROM task_plan_tasks d WHERE d.plan_id = p.id AND EXISTS (SELECT 1 FROM me WHERE me.dependencies ? d.task_id)) AS results,
+       FROM task_plan_tasks d WHERE d.plan_id = p.id AND d.status = 'completed'
+         AND EXISTS (SELECT 1 FROM me WHERE me.dependencies ? d.task_id)) AS results,
       -- the same range scan as src/limits/budget.ts spentTodayQuery (ix_llm_calls_user_id_created_at)
       (SELECT coalesce(sum(c.cost), 0)::float8 FROM llm_calls c
-       WHERE c.user_id = p.user_id AND c.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS spent_today
+       WHERE c.user_id = p.user_id AND c.created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) AS spent_today,
+      (SELECT json_agg(ins) FROM ins) AS events
     FROM task_plans p JOIN user_projects pr ON pr.id = p.project_id
     WHERE p.id = ${planId}`.execute(db);
   const row = r.rows[0];
   const spentTodayUsd = row?.spent_today ?? 0;
   const inputs = new Map<string, TaskInputs>();
-  if (!row) return { plan: undefined, tasks: [], inputs, spentTodayUsd };
+  const events = (row?.events ?? []).map((e) => ({ ...e, at: new Date(e.at) }));
+  const claims = splitByTask(planId, requests.map((x) => (x.claim ? x.taskId : undefined)), events);
+  if (!row) return { loaded: { plan: undefined, tasks: [], inputs, spentTodayUsd }, claims };
   const results = new Map((row.results ?? []).map((x) => [x.task_id, x.text ?? '']));
   for (const m of row.mine ?? []) {
     inputs.set(m.task_id, {
@@ -155,24 +246,20 @@ export async function loadPlanForTasks(
       spentTodayUsd,
     });
   }
-  return {
-    plan: toPlanRow(row),
-    tasks: (row.tasks ?? []).map((t) => ({
-      id: t.id as string,
-      taskId: t.task_id as string,
-      dependencies: t.dependencies as string[],
-      status: t.status as TaskStatus,
-      description: t.description as string,
-      agentId: (t.agent_id as string | null) ?? null,
-      agentName: t.agent_name as string,
-      attempts: t.attempts as number,
-      leaseToken: (t.lease_token as string | null) ?? null,
-      leaseUntil: t.lease_until ? new Date(t.lease_until as string) : null,
-      sim: (t.sim as Record<string, unknown> | null) ?? null,
-    })),
-    inputs,
-    spentTodayUsd,
-  };
+  const tasks = (row.tasks ?? []).map((t) => ({
+    id: t.id as string,
+    taskId: t.task_id as string,
+    dependencies: t.dependencies as string[],
+    status: t.status as TaskStatus,
+    description: t.description as string,
+    agentId: (t.agent_id as string | null) ?? null,
+    agentName: t.agent_name as string,
+    attempts: t.attempts as number,
+    leaseToken: (t.lease_token as string | null) ?? null,
+    leaseUntil: t.lease_until ? new Date(t.lease_until as string) : null,
+    sim: (t.sim as Record<string, unknown> | null) ?? null,
+  }));
+  return { loaded: { plan: toPlanRow(row), tasks, inputs, spentTodayUsd }, claims };
 }
 
 export async function loadTasks(db: Db | Tx, planId: string): Promise<TaskRow[]> {
@@ -355,18 +442,30 @@ export async function closeApproval(
   });
 }
 
-/** pending → queued for a task whose dependencies all completed (repairs a lost settlement). */
-export async function markQueued(db: Db, planId: string, task: TaskRow): Promise<Changed> {
+/**
+ * pending → queued for a task that could run but waits for an admission slot:
+ * only while its plan executes and every dependency completed.
+ */
+export async function markQueuedIfReady(db: Db, planId: string, taskId: string): Promise<Changed> {
   return inTaskTx(db, planId, async (tx) => {
-    const r = await tx
-      .updateTable('task_plan_tasks')
-      .set({ status: 'queued', queued_at: sql`now()` })
-      .where('id', '=', task.id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) return null;
-    return { events: [{ type: 'task.queued', taskId: task.taskId, data: { agent_name: task.agentName, attempt: task.attempts + 1 } }] };
+    const r = await sql<{ agent_name: string; attempts: number }>`
+      UPDATE task_plan_tasks t SET status = 'queued', queued_at = now()
+      WHERE t.plan_id = ${planId} AND t.task_id = ${taskId} AND t.status = 'pending'
+        AND EXISTS (SELECT 1 FROM task_plans WHERE id = ${planId} AND status = 'executing')
+        AND NOT EXISTS (SELECT 1 FROM task_plan_tasks d
+                        WHERE d.plan_id = ${planId} AND t.dependencies ? d.task_id AND d.status <> 'completed')
+      RETURNING t.agent_name, t.attempts`.execute(tx);
+    const row = r.rows[0];
+    if (!row) return null;
+    return { events: [{ type: 'task.queued', taskId, data: { agent_name: row.agent_name, attempt: row.attempts + 1 } }] };
   });
+}
+
+/** A project's `max_parallel_tasks` setting (null: not set). */
+export async function loadProjectMaxParallel(db: Db, projectId: string): Promise<number | null> {
+  const row = await db.selectFrom('user_projects').select('settings').where('id', '=', projectId).executeTakeFirst();
+  const max = (row?.settings as { max_parallel_tasks?: number } | undefined)?.max_parallel_tasks;
+  return typeof max === 'number' ? max : null;
 }
 
 /** pending | queued → skipped because a dependency can no longer complete; cascades. */
@@ -402,58 +501,11 @@ export async function claimTask(db: Db, planId: string, task: TaskRow, token: st
   return (await claimTasks(db, planId, [{ task, token, attempt }], leaseMs))[0]!;
 }
 
-/**
- * Claims tasks of one plan for one attempt each, in ONE statement (the hot
- * path; the agent workers batch the claims of a plan that arrive together):
- * pending or queued → running, or takes over a running task whose previous
- * holder released it or whose lease expired (a killed worker); only while the
- * plan executes. A task claimed straight from `pending` (its settlement has
- * not run yet) gets its `task.queued` event too, so the stream still shows
- * pending → queued → running. The task rows are locked in id order, then the
- * plan row (for the event sequence), so two batches cannot deadlock. Returns,
- * per claim in order, ok=false when another live worker holds that task or
- * the plan stopped.
- */
+/** Claims tasks of one plan for one attempt each ({@link claimAndLoad}, without using the load). */
 export async function claimTasks(db: Db, planId: string, claims: readonly Claim[], leaseMs: number): Promise<Changed[]> {
   if (claims.length === 0) return [];
-  if (hasDuplicateTask(claims)) return inRounds(claims, (some) => claimTasks(db, planId, some, leaseMs));
-  const r = await sql<EventRow>`
-    WITH c AS (
-      SELECT * FROM unnest(${claims.map((c) => c.task.id)}::uuid[], ${claims.map((c) => c.token)}::text[],
-                           ${claims.map((c) => c.attempt)}::int[]) WITH ORDINALITY AS c(id, token, attempt, ord)
-    ), old AS (
-      SELECT t.id, t.status FROM task_plan_tasks t WHERE t.id IN (SELECT id FROM c) ORDER BY t.id FOR UPDATE
-    ), t AS (
-      UPDATE task_plan_tasks t SET
-        status = 'running',
-        attempts = t.attempts + 1,
-        lease_token = c.token,
-        lease_until = now() + ${`${leaseMs} milliseconds`}::interval,
-        queued_at = coalesce(t.queued_at, now()),
-        started_at = coalesce(t.started_at, now())
-      FROM old JOIN c ON c.id = old.id
-      WHERE t.id = old.id
-        AND (old.status IN ('pending', 'queued')
-             OR (old.status = 'running' AND (t.lease_token IS NULL OR t.lease_until < now())))
-        AND EXISTS (SELECT 1 FROM task_plans WHERE id = ${planId} AND status = 'executing')
-      RETURNING t.task_id, old.status AS old_status, c.ord,
-                jsonb_build_object('agent_name', t.agent_name, 'attempt', c.attempt) AS payload
-    ), e AS (
-      SELECT t.task_id, t.payload, x.type, t.ord, x.ord AS sub
-      FROM t, LATERAL (VALUES ('task.queued', 1), ('task.started', 2)) AS x(type, ord)
-      WHERE x.type = 'task.started' OR t.old_status = 'pending'
-    ), p AS (
-      UPDATE task_plans SET event_seq = event_seq + (SELECT count(*) FROM e)
-      WHERE id = ${planId} AND EXISTS (SELECT 1 FROM t)
-      RETURNING event_seq, session_id
-    )
-    INSERT INTO plan_events (plan_id, session_id, seq, type, task_id, payload)
-    SELECT ${planId}::uuid, p.session_id,
-           p.event_seq - (SELECT count(*) FROM e)::int + row_number() OVER (ORDER BY e.ord, e.sub)::int,
-           e.type, e.task_id, e.payload
-    FROM p, e
-    RETURNING id, seq, type, task_id, payload, at, session_id`.execute(db);
-  return splitByTask(planId, claims.map((c) => c.task.taskId), r.rows);
+  const r = await claimAndLoad(db, planId, claims.map((c) => ({ taskId: c.task.taskId, claim: { token: c.token, attempt: c.attempt } })), leaseMs);
+  return r.claims;
 }
 
 const hasDuplicateTask = (items: ReadonlyArray<{ task: TaskRow }>) => new Set(items.map((i) => i.task.id)).size !== items.length;
@@ -477,7 +529,7 @@ async function inRounds<T extends { task: TaskRow }>(items: readonly T[], run: (
 }
 
 /** One Changed per task id, in order: the events of that task (ok when it has any). */
-function splitByTask(planId: string, taskIds: readonly string[], rows: EventRow[]): Changed[] {
+function splitByTask(planId: string, taskIds: ReadonlyArray<string | undefined>, rows: EventRow[]): Changed[] {
   const byTask = new Map<string, EventRow[]>();
   for (const row of rows) {
     const list = byTask.get(row.task_id!) ?? [];
@@ -485,7 +537,7 @@ function splitByTask(planId: string, taskIds: readonly string[], rows: EventRow[
     byTask.set(row.task_id!, list);
   }
   return taskIds.map((id) => {
-    const mine = byTask.get(id);
+    const mine = id === undefined ? undefined : byTask.get(id);
     return mine ? { ok: true, events: toStored(planId, mine) } : NO_CHANGE;
   });
 }
