@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { Deps } from '../src/deps.js';
 import { AppError } from '../src/core/errors.js';
@@ -9,6 +8,7 @@ import { createStreamManager, type StreamManager } from '../src/events/stream-ma
 import type { AppEnv } from './context.js';
 import { errorHandler, notFoundHandler, validationHook } from './errors.js';
 import { authenticate, isEventStreamRequest } from './middleware/auth.js';
+import { bodyLimit } from './middleware/body-limit.js';
 import { projectScope } from './middleware/project-scope.js';
 import { activePlansCap, rateLimit } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
