@@ -10,7 +10,7 @@ import { errorHandler, notFoundHandler, validationHook } from './errors.js';
 import { authenticate, isEventStreamRequest } from './middleware/auth.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { projectScope } from './middleware/project-scope.js';
-import { activePlansCap, rateLimit } from './middleware/rate-limit.js';
+import { rateLimit } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { agentRoutes } from './routes/agents.js';
 import { chatRoutes } from './routes/chat.js';
@@ -49,8 +49,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * The HTTP API. Middleware order matters and is fixed here: request id and
  * logger, body limit, then for `/v1/*` the token (JIT-provisioning the user)
  * and the user's rate limit, for `/v1/projects/{projectId}/…` the project
- * scope, and for a chat the user's cap on active plans. Routes added later
- * with `app.route('/', router)` or `app.openapi(...)` get all of it.
+ * scope. (A chat's cap on active plans is checked by the chat's own
+ * statement, see routes/chat-commit.ts.) Routes added later with
+ * `app.route('/', router)` or `app.openapi(...)` get all of it.
  */
 export function createApp(deps: Deps, opts: AppOptions = {}): App {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -84,7 +85,6 @@ export function createApp(deps: Deps, opts: AppOptions = {}): App {
   app.use('/v1/*', rateLimit(deps));
   // Hono's `/*` also matches `/v1/projects/{projectId}` itself: one mount covers both.
   app.use('/v1/projects/:projectId/*', projectScope(deps.db));
-  app.use('/v1/projects/:projectId/chat', activePlansCap(deps));
 
   app.route('/', healthRoutes(deps, { lifecycle: opts.lifecycle }));
   app.route('/', metricsRoutes(deps));

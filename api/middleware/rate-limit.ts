@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Deps } from '../../src/deps.js';
 import { AppError } from '../../src/core/errors.js';
-import { countActivePlans } from '../../src/limits/active-plans.js';
 import { createRateLimiter } from '../../src/limits/rate-limiter.js';
 import type { AppEnv } from '../context.js';
 
@@ -56,27 +55,16 @@ export function rateLimit(deps: Pick<Deps, 'redis' | 'prefix' | 'config'>): Midd
 }
 
 /**
- * USER_MAX_EXECUTING_PLANS on `POST …/chat`, mounted after the project scope
- * (another user's project stays a 404): a user who already has that many
- * plans in planning, created or executing gets 429 `rate_limited` with
- * Retry-After, and no plan is recorded. The count is read before the chat's
- * transaction, so requests racing each other can each see a free slot: the
- * cap can be passed by at most the number of concurrent chats of that user.
- * 0 turns it off.
+ * The 429 of USER_MAX_EXECUTING_PLANS on `POST …/chat`: the user already has
+ * `active` plans in planning, created or executing (at most `cap`). The chat
+ * statement checks the cap (routes/chat-commit.ts), after the project scope,
+ * so another user's project stays a 404; nothing is recorded.
  */
-export function activePlansCap(deps: Pick<Deps, 'db' | 'config'>): MiddlewareHandler<AppEnv> {
-  const cap = deps.config.USER_MAX_EXECUTING_PLANS;
-  return async (c, next) => {
-    if (cap <= 0 || c.req.method !== 'POST') return next();
-    const active = await countActivePlans(deps.db, c.get('user').id);
-    if (active >= cap) {
-      throw new AppError(
-        'TOO_MANY_ACTIVE_PLANS',
-        'rate_limited',
-        `you already have ${active} plans being planned or executed (at most ${cap}); wait for one to finish or cancel one`,
-        { retryAfterS: ACTIVE_PLANS_RETRY_AFTER_S, details: { active_plans: active, max_active_plans: cap } },
-      );
-    }
-    await next();
-  };
+export function tooManyActivePlans(active: number, cap: number): AppError {
+  return new AppError(
+    'TOO_MANY_ACTIVE_PLANS',
+    'rate_limited',
+    `you already have ${active} plans being planned or executed (at most ${cap}); wait for one to finish or cancel one`,
+    { retryAfterS: ACTIVE_PLANS_RETRY_AFTER_S, details: { active_plans: active, max_active_plans: cap } },
+  );
 }

@@ -1,10 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { sql } from 'kysely';
 import type { Deps } from '../../src/deps.js';
 import { notFound } from '../../src/core/errors.js';
-import { appendEvents, type StoredEvent } from '../../src/events/event-log.js';
-import { QUEUE, jobId, jobOptions, plannerJob } from '../../src/queues/catalog.js';
+import type { StoredEvent } from '../../src/events/event-log.js';
+import { QUEUE } from '../../src/queues/catalog.js';
+import { tooManyActivePlans } from '../middleware/rate-limit.js';
 import { bearerAuth, bodyErrors, commonErrors, createRouter, jsonBody, jsonResponse, projectParams } from '../router.js';
+import { createChatCommitter, createPlannerHandOff } from './chat-commit.js';
 
 /** api.md: a message is 1–16,000 characters (code points, so emoji count once). */
 export const MAX_MESSAGE_CHARS = 16_000;
@@ -54,12 +55,14 @@ const FK_VIOLATION = '23503';
 /**
  * `POST …/chat`: records the request and a plan in `planning`, then hands it
  * to the planner queue. No LLM call and no slow query here: the planner worker
- * does the work and the client follows the plan's event stream.
+ * does the work and the client follows the plan's event stream. Concurrent
+ * chats are written and handed off in batches (chat-commit.ts).
  */
 export function chatRoutes(deps: Deps) {
-  const { db, queues } = deps;
   const router = createRouter();
-  const planner = queues.byName[QUEUE.planner];
+  const cap = deps.config.USER_MAX_EXECUTING_PLANS;
+  const commit = createChatCommitter(deps.db, cap);
+  const handOff = createPlannerHandOff(deps, deps.queues.byName[QUEUE.planner]);
 
   router.openapi(
     createRoute({
@@ -77,36 +80,20 @@ export function chatRoutes(deps: Deps) {
       const projectId = c.get('project').id;
       const log = c.get('logger');
 
-      let created: { planId: string; sessionId: string; events: StoredEvent[] };
+      let outcome;
       try {
-        created = await db.transaction().execute(async (trx) => {
-          // The session (found, or made), the plan and the user's message in one statement: the hot path
-          // costs BEGIN, this, the event append and COMMIT. No row back: the session is not the caller's.
-          const session = givenSession
-            ? sql`SELECT id FROM chat_sessions WHERE id = ${givenSession} AND project_id = ${projectId} AND user_id = ${userId} FOR KEY SHARE`
-            : sql`INSERT INTO chat_sessions (user_id, project_id, topic) VALUES (${userId}, ${projectId}, ${topicOf(message)}) RETURNING id`;
-          const row = await sql<{ plan_id: string; session_id: string }>`
-            WITH s AS (${session}),
-            p AS (
-              INSERT INTO task_plans (user_id, project_id, session_id, original_request, status, critical_path)
-              SELECT ${userId}, ${projectId}, s.id, ${message}, 'planning', '[]'::jsonb FROM s
-              RETURNING id, session_id, original_request
-            )
-            INSERT INTO chat_messages (session_id, user_id, project_id, role, content, plan_id)
-            SELECT p.session_id, ${userId}, ${projectId}, 'user', p.original_request, p.id FROM p
-            RETURNING plan_id, session_id`.execute(trx);
-          const created = row.rows[0];
-          if (!created) throw notFound('session');
-          const events = await appendEvents(trx, created.plan_id, [{ type: 'plan.planning' }]);
-          return { planId: created.plan_id, sessionId: created.session_id, events };
-        });
+        outcome = await commit({ userId, projectId, sessionId: givenSession ?? null, topic: givenSession ? null : topicOf(message), message });
       } catch (err) {
+        // The statement refused a foreign key: the project (or session) was deleted under the request.
         if ((err as { code?: unknown }).code === FK_VIOLATION) throw notFound(givenSession ? 'session' : 'project');
         throw err;
       }
+      if (outcome.status === 'no_project') throw notFound('project');
+      if (outcome.status === 'no_session') throw notFound('session');
+      if (outcome.status === 'at_cap') throw tooManyActivePlans(outcome.active, cap);
 
-      const { planId, sessionId, events } = created;
-      await afterCommit(planId, events, log);
+      const { planId, sessionId, event } = outcome;
+      await afterCommit(planId, event, log);
       log.info({ plan_id: planId, session_id: sessionId }, 'chat accepted');
       return c.json(
         { plan_id: planId, session_id: sessionId, status: 'planning' as const, events_url: `/v1/projects/${projectId}/plans/${planId}/events` },
@@ -121,21 +108,17 @@ export function chatRoutes(deps: Deps) {
    * Redis is unreachable, so this waits ENQUEUE_WAIT_MS at most; the commands
    * still run if Redis comes back. Never throws.
    */
-  async function afterCommit(planId: string, events: StoredEvent[], log: Deps['logger']): Promise<void> {
-    const work = Promise.allSettled([
-      deps.publish(events),
-      planner.add('plan', plannerJob.parse({ planId }), { ...jobOptions.planner(), jobId: jobId.planner(planId) }),
-    ]);
+  async function afterCommit(planId: string, event: StoredEvent, log: Deps['logger']): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), ENQUEUE_WAIT_MS);
     });
-    const outcome = await Promise.race([work, timeout]);
+    const outcome = await Promise.race([handOff(planId, event), timeout]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
       log.warn({ plan_id: planId }, 'redis did not answer; the reconciler will enqueue the plan');
-    } else if (outcome[1].status === 'rejected') {
-      log.warn({ plan_id: planId, err: outcome[1].reason }, 'could not enqueue planning; the reconciler will enqueue the plan');
+    } else if (!outcome.enqueued) {
+      log.warn({ plan_id: planId, err: outcome.err }, 'could not enqueue planning; the reconciler will enqueue the plan');
     }
   }
 
