@@ -5,27 +5,35 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import cluster from 'node:cluster';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
 import { sign } from 'hono/jwt';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
-import { createDeps } from '../src/deps.js';
+import { createDeps, type Deps } from '../src/deps.js';
 import { createLogger } from '../src/logger.js';
 import { ensureDatabase, migrateUp } from '../db/migrate.js';
 import { deleteKeys } from '../src/redis.js';
-import { createApp } from '../api/app.js';
+import { createApp, type App } from '../api/app.js';
 import { startApiServer } from '../api/server.js';
+
+// With --processes N > 1 the API runs in N cluster workers sharing one port; each runs this file too, and stops here.
+if (cluster.isWorker) await serveApiInClusterWorker();
 
 const { values: args } = parseArgs({
   options: {
     connections: { type: 'string', default: '50,200' },
+    scenarios: { type: 'string', default: 'chat,plan' },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     pool: { type: 'string' },
+    processes: { type: 'string', default: '1' },
+    'burst-rounds': { type: 'string', default: '20' },
     'database-url': { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/codelab_bench' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/6' },
     out: { type: 'string', default: 'bench/results/chat-latency.json' },
@@ -36,6 +44,11 @@ const { values: args } = parseArgs({
 if (args.help) {
   process.stdout.write(`Usage: npx tsx bench/chat-latency.ts [options]
   --connections 50,200   concurrent connections, one run of each scenario per value
+  --scenarios chat,plan  which scenarios to run (chat: POST …/chat, plan: GET …/plans/{id},
+                         live: GET /health/live, no auth and no I/O: the HTTP stack's own floor,
+                         chat-burst: the extra burst mode below; not run unless named)
+  --processes 1          API processes: 1 runs it in this process; N > 1 in N cluster workers on one port
+  --burst-rounds 20      chat-burst: bursts per connections value
   --duration 10          seconds measured per run
   --warmup 3             seconds of load before the measured runs (not reported)
   --pool N               DATABASE_POOL_SIZE of the API (default: the service default)
@@ -45,13 +58,22 @@ if (args.help) {
 Scenarios: POST /v1/projects/{id}/chat (a new session, a plan in planning, the
 plan.planning event and the planner job per request; no worker runs, so no LLM
 call) and GET /v1/projects/{id}/plans/{id} (a plan with 3 tasks). The API runs
-in this process on a free port; autocannon runs in a child process, so load
-generation and the server use separate cores. One user sends every request:
-the rate limiter runs (its Redis call) with a limit it never reaches, and the
-per-user active-plans cap is off, since without workers the plans pile up. "server cpu ms/req" is the API
-process's CPU time over the run divided by the requests: on a busy machine
-latency grows with the load average, CPU per request much less. Uses a throwaway schema and Redis
-prefix, removed at the end. Prints a table of req/s, p50/p99/max latency, errors.
+in this process on a free port (or in --processes cluster workers); autocannon
+runs in a child process, so load generation and the server use separate cores.
+One user sends every request: the rate limiter runs (its Redis call) with a
+limit it never reaches, and the per-user active-plans cap is off, since without
+workers the plans pile up. "server cpu ms/req" is the API process's CPU time
+over the run divided by the requests: on a busy machine latency grows with the
+load average, CPU per request much less. "machine cpu ms/req" is every
+process's (PostgreSQL, Redis, autocannon, and whatever else runs on the
+machine), from /proc/stat: what a request costs the 2 cores. Uses a throwaway
+schema and Redis prefix, removed at the end. Prints a table of req/s,
+p50/p99/max latency, errors.
+
+chat-burst (an extra mode, not the closed-loop figure): N requests sent at
+once over N warm keep-alive connections, waiting for all N answers, then 100
+ms of quiet, --burst-rounds times; latency of every request of every burst.
+"req/s" there is the requests of the bursts over the time the bursts took.
 `);
   process.exit(0);
 }
@@ -81,25 +103,9 @@ const config = loadConfig(env);
 await ensureDatabase(config.DATABASE_URL);
 const deps = createDeps(config, { logger: createLogger(config.LOG_LEVEL), role: 'bench-chat' });
 await migrateUp(deps.db, config.DATABASE_SCHEMA);
-const app = createApp(deps);
-// Counts requests still running on the server, so the schema is dropped only once they finished
-// (autocannon closes its sockets at the end of a run; the handlers go on).
-let inFlight = 0;
-const counted = Object.assign(Object.create(app) as typeof app, {
-  fetch: async (...a: Parameters<typeof app.fetch>) => {
-    inFlight++;
-    try {
-      return await app.fetch(...a);
-    } finally {
-      inFlight--;
-    }
-  },
-});
-const server = await startApiServer(deps, counted, { port: 0, host: '127.0.0.1' });
-const drained = async () => {
-  for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
-};
-const base = `http://127.0.0.1:${server.port}`;
+const processes = Number(args.processes);
+const api = processes > 1 ? await startClusterApi(env, processes) : await startInProcessApi(deps);
+const base = `http://127.0.0.1:${api.port}`;
 
 interface Row {
   scenario: string;
@@ -111,7 +117,19 @@ interface Row {
   'max ms': number;
   errors: number;
   'server cpu ms/req': number;
+  'machine cpu ms/req': number | null;
   'load avg': number;
+}
+
+/** CPU time (ms) the whole machine spent busy so far, every process included (Linux /proc/stat); null elsewhere. */
+function machineBusyMs(): number | null {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number) as number[];
+    return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
 }
 const rows: Row[] = [];
 
@@ -150,27 +168,32 @@ try {
       ...(opts.body ? ['-b', opts.body] : []),
       `${base}${opts.path}`,
     ];
-    const cpuBefore = process.cpuUsage();
+    const cpuBefore = await api.cpuMs();
+    const machineBefore = machineBusyMs();
     const child = spawn(process.execPath, cli, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     if (code !== 0) throw new Error(`autocannon exited with ${code}`);
-    await drained();
-    const cpu = process.cpuUsage(cpuBefore);
-    return { result: JSON.parse(out) as autocannon.Result, cpuMs: (cpu.user + cpu.system) / 1000, load: loadavg()[0]! };
+    const cpuMs = (await api.cpuMs()) - cpuBefore;
+    const machineAfter = machineBusyMs();
+    const machineMs = machineBefore === null || machineAfter === null ? null : machineAfter - machineBefore;
+    return { result: JSON.parse(out) as autocannon.Result, cpuMs, machineMs, load: loadavg()[0]! };
   };
 
   process.stderr.write(`warming up for ${args.warmup} s…\n`);
   await run({ path: chatPath, method: 'POST', body: chatBody, connections: 20, duration: Number(args.warmup) });
 
-  for (const [scenario, opts] of [
-    ['POST chat', { path: chatPath, method: 'POST' as const, body: chatBody }],
-    ['GET plan', { path: planPath, method: 'GET' as const }],
+  const wanted = new Set(args.scenarios.split(',').map((s) => s.trim()));
+  for (const [name, scenario, opts] of [
+    ['chat', 'POST chat', { path: chatPath, method: 'POST' as const, body: chatBody }],
+    ['plan', 'GET plan', { path: planPath, method: 'GET' as const }],
+    ['live', 'GET /health/live', { path: '/health/live', method: 'GET' as const }],
   ] as const) {
+    if (!wanted.has(name)) continue;
     for (const c of connections) {
       process.stderr.write(`${scenario}, ${c} connections, ${duration} s…\n`);
-      const { result: r, cpuMs, load } = await run({ ...opts, connections: c, duration });
+      const { result: r, cpuMs, machineMs, load } = await run({ ...opts, connections: c, duration });
       rows.push({
         scenario,
         connections: c,
@@ -181,13 +204,41 @@ try {
         'max ms': r.latency.max,
         errors: r.errors + r.timeouts + r.non2xx,
         'server cpu ms/req': Number((cpuMs / Math.max(1, r.requests.total)).toFixed(2)),
+        'machine cpu ms/req': machineMs === null ? null : Number((machineMs / Math.max(1, r.requests.total)).toFixed(2)),
         'load avg': Number(load.toFixed(1)),
       });
     }
   }
 
+  if (wanted.has('chat-burst')) {
+    const rounds = Number(args['burst-rounds']);
+    for (const n of connections) {
+      process.stderr.write(`POST chat, ${rounds} bursts of ${n} (extra mode)…\n`);
+      const cpuBefore = await api.cpuMs();
+      const machineBefore = machineBusyMs();
+      const b = await runBursts({ base, path: chatPath, body: chatBody, headers, n, rounds });
+      const cpuMs = (await api.cpuMs()) - cpuBefore;
+      const machineAfter = machineBusyMs();
+      const lat = b.latencies.sort((x, y) => x - y);
+      const pct = (q: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor(lat.length * q))]!);
+      rows.push({
+        scenario: `POST chat, bursts of ${n} (extra, not closed-loop)`,
+        connections: n,
+        requests: lat.length,
+        'req/s': Math.round(lat.length / (b.busyMs / 1000)),
+        'p50 ms': pct(0.5),
+        'p99 ms': pct(0.99),
+        'max ms': Math.round(lat[lat.length - 1]!),
+        errors: b.errors,
+        'server cpu ms/req': Number((cpuMs / Math.max(1, lat.length)).toFixed(2)),
+        'machine cpu ms/req': machineBefore === null || machineAfter === null ? null : Number(((machineAfter - machineBefore) / lat.length).toFixed(2)),
+        'load avg': Number(loadavg()[0]!.toFixed(1)),
+      });
+    }
+  }
+
   const cols = Object.keys(rows[0]!) as Array<keyof Row>;
-  console.log(`\n### Chat API latency (${duration} s per run, API pool ${config.DATABASE_POOL_SIZE})\n`);
+  console.log(`\n### Chat API latency (${duration} s per run, API pool ${config.DATABASE_POOL_SIZE}, ${processes} API process${processes > 1 ? 'es' : ''})\n`);
   console.log(`| ${cols.join(' | ')} |`);
   console.log(`|${cols.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
@@ -202,7 +253,7 @@ try {
           cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version,
           load_average_at_end: loadavg().map((x) => Number(x.toFixed(2))),
         },
-        settings: { duration_s: duration, connections, database_pool_size: config.DATABASE_POOL_SIZE },
+        settings: { duration_s: duration, connections, database_pool_size: config.DATABASE_POOL_SIZE, api_processes: processes },
         results: rows,
       },
       null,
@@ -211,9 +262,160 @@ try {
   );
   console.log(`\nwritten to ${args.out}`);
 } finally {
-  await drained();
-  await server.close();
+  await api.close();
   await deleteKeys(deps.redis, `${config.QUEUE_PREFIX}:*`).catch(() => undefined);
   await sql`DROP SCHEMA IF EXISTS ${sql.id(config.DATABASE_SCHEMA)} CASCADE`.execute(deps.db).catch(() => undefined);
   await deps.close();
+}
+
+/** The API under test, wherever it runs: its port, its CPU time so far (ms, once in-flight requests finished) and close. */
+interface ApiUnderTest {
+  port: number;
+  cpuMs(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Counts requests still running on the server: CPU is read, and the schema
+ * dropped, only once they finished (autocannon closes its sockets at the end
+ * of a run; the handlers go on).
+ */
+function countInFlight(app: App) {
+  let inFlight = 0;
+  const counted = Object.assign(Object.create(app) as App, {
+    fetch: async (...a: Parameters<App['fetch']>) => {
+      inFlight++;
+      try {
+        return await app.fetch(...a);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  const drained = async () => {
+    for (const deadline = Date.now() + 30_000; inFlight > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  };
+  return { counted, drained };
+}
+
+async function startInProcessApi(deps: Deps): Promise<ApiUnderTest> {
+  const app = createApp(deps);
+  const { counted, drained } = countInFlight(app);
+  const server = await startApiServer(deps, counted, { port: 0, host: '127.0.0.1' });
+  return {
+    port: server.port,
+    async cpuMs() {
+      await drained();
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
+    async close() {
+      await drained();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * N cluster workers serving the API on one port (the primary hands out
+ * connections). CPU is theirs plus this process's (which hands them out).
+ */
+async function startClusterApi(env: Record<string, string>, n: number): Promise<ApiUnderTest> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address() as { port: number };
+      probe.close(() => resolve(p));
+    });
+  });
+  const workers = Array.from({ length: n }, () => cluster.fork({ BENCH_API_ENV: JSON.stringify(env), BENCH_API_PORT: String(port) }));
+  await Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('message', () => resolve()))));
+  const ask = (w: (typeof workers)[number]) =>
+    new Promise<number>((resolve) => {
+      w.once('message', (m: { cpuMs: number }) => resolve(m.cpuMs));
+      w.send('cpu');
+    });
+  return {
+    port,
+    async cpuMs() {
+      const own = process.cpuUsage();
+      return (own.user + own.system) / 1000 + (await Promise.all(workers.map(ask))).reduce((a, b) => a + b, 0);
+    },
+    async close() {
+      await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.send('close');
+      })));
+    },
+  };
+}
+
+/** A cluster worker: serves the API until the primary says close; answers 'cpu' with its CPU ms once idle. */
+async function serveApiInClusterWorker(): Promise<never> {
+  const config = loadConfig(JSON.parse(process.env.BENCH_API_ENV!) as Record<string, string>);
+  const deps = createDeps(config, { logger: createLogger(config.LOG_LEVEL), role: 'bench-chat' });
+  const app = createApp(deps);
+  const { counted, drained } = countInFlight(app);
+  const server = await startApiServer(deps, counted, { port: Number(process.env.BENCH_API_PORT), host: '127.0.0.1' });
+  process.on('message', (m: string) => {
+    void (async () => {
+      await drained();
+      if (m === 'cpu') {
+        const u = process.cpuUsage();
+        process.send!({ cpuMs: (u.user + u.system) / 1000 });
+      } else if (m === 'close') {
+        await server.close();
+        await app.close();
+        await deps.close();
+        process.exit(0);
+      }
+    })();
+  });
+  process.send!('ready');
+  return new Promise<never>(() => undefined);
+}
+
+/**
+ * The burst client, in a child process: opens `n` keep-alive connections,
+ * then `rounds` times sends `n` requests at once and waits for every answer.
+ */
+function burstClientSource(): string {
+  return `
+const http = require('node:http');
+const o = JSON.parse(process.argv[1]);
+const u = new URL(o.base);
+const agent = new http.Agent({ keepAlive: true, maxSockets: o.n });
+const send = (method, path, body) => new Promise((resolve) => {
+  const t0 = performance.now();
+  const headers = body ? { ...o.headers, 'content-length': Buffer.byteLength(body) } : o.headers;
+  const req = http.request({ host: u.hostname, port: u.port, path, method, headers, agent }, (res) => {
+    res.resume();
+    res.on('end', () => resolve({ ok: res.statusCode < 300, ms: performance.now() - t0 }));
+  });
+  req.on('error', () => resolve({ ok: false, ms: performance.now() - t0 }));
+  req.end(body);
+});
+(async () => {
+  await Promise.all(Array.from({ length: o.n }, () => send('GET', '/health/live')));
+  const latencies = [];
+  let errors = 0, busyMs = 0;
+  for (let r = 0; r < o.rounds; r++) {
+    const t0 = performance.now();
+    const res = await Promise.all(Array.from({ length: o.n }, () => send('POST', o.path, o.body)));
+    busyMs += performance.now() - t0;
+    for (const x of res) { latencies.push(x.ms); if (!x.ok) errors++; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  agent.destroy();
+  process.stdout.write(JSON.stringify({ latencies, errors, busyMs }));
+})();
+`;
+}
+
+async function runBursts(o: { base: string; path: string; body: string; headers: Record<string, string>; n: number; rounds: number }) {
+  const child = spawn(process.execPath, ['-e', burstClientSource(), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`burst client exited with ${code}`);
+  return JSON.parse(out) as { latencies: number[]; errors: number; busyMs: number };
 }
