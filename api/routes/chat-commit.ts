@@ -46,8 +46,10 @@ const COMMITS_IN_FLIGHT = 1;
  * other); API processes writing at the same time can each see the same free
  * slot, so the cap can be passed by at most one batch per other process.
  *
- * Should the statement fail (a NUL in a message, say), its requests are
- * written again one by one, so only the culprit gets the error.
+ * Should the statement fail on a request's data (a NUL in a message, say:
+ * SQLSTATE class 22 or 23), its requests are written again one by one, so
+ * only the culprit gets the error. Any other failure (PostgreSQL down, a
+ * timeout) is every request's, as it would have been alone: no retry.
  */
 export function createChatCommitter(db: Kysely<Database>, maxActivePlans: number): (req: ChatRequest) => Promise<ChatOutcome> {
   const commit = async (items: ChatRequest[]): Promise<ChatOutcome[]> => {
@@ -72,7 +74,7 @@ export function createChatCommitter(db: Kysely<Database>, maxActivePlans: number
       try {
         return (await commit(items)).map((ok) => ({ ok }));
       } catch (err) {
-        if (items.length === 1) return [{ err }];
+        if (items.length === 1 || !isDataError(err)) return items.map(() => ({ err }));
         return Promise.all(items.map((item) => commit([item]).then(([ok]) => ({ ok: ok! }), (e: unknown) => ({ err: e }))));
       }
     },
@@ -84,6 +86,12 @@ export function createChatCommitter(db: Kysely<Database>, maxActivePlans: number
     return out.ok;
   };
 }
+
+/** PostgreSQL refused a value (class 22, data exception) or a constraint (class 23): one request's fault, not the batch's. */
+const isDataError = (err: unknown) => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+};
 
 interface ChatRow {
   i: number;
