@@ -14,7 +14,33 @@ const MAX_RECHECK_MS = 5 * 60_000;
  * lost. Completing the gate releases its task; re-delaying it waits more.
  */
 export function createGateProcessor(deps: Deps) {
-  const agents = deps.queues.byName[QUEUE.agents];
+  const key = (queue: string, id: string) => `${deps.prefix}:${queue}:${id}`;
+
+  /**
+   * The source task's job (present, missing or failed), read in one MULTI
+   * with this gate's own lock. A missing job means "gone for good" only if
+   * Redis still holds the state this gate was fetched from: the lock is
+   * still our token. If it is not, Redis was wiped (or the lock expired and
+   * the gate went back to wait) after the fetch, and what we read from
+   * PostgreSQL before cannot be set against what Redis holds now.
+   */
+  async function sourceJobState(planId: string, from: string, gateId: string, token: string | undefined) {
+    const sourceId = jobId.task(planId, from);
+    const res = await deps.redis
+      .multi()
+      .get(`${key(QUEUE.gates, gateId)}:lock`)
+      .exists(key(QUEUE.agents, sourceId))
+      .zscore(key(QUEUE.agents, 'failed'), sourceId)
+      .exec();
+    const [lock, exists, failed] = (res ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    if (token === undefined || lock !== token) return 'gate-not-ours' as const;
+    if (exists !== 1) return 'missing' as const;
+    return failed !== null ? ('failed' as const) : ('present' as const);
+  }
+
   return async function processGate(job: Job<GateJob>, token?: string): Promise<{ released: boolean }> {
     const { planId, from } = gateJob.parse(job.data);
     const plan = await loadPlan(deps.db, planId);
@@ -25,12 +51,21 @@ export function createGateProcessor(deps: Deps) {
 
     // The source is open. If its job is gone for good while nobody holds it,
     // it can never settle: record it as lost so its dependents are skipped.
-    const sourceJob = await agents.getJob(jobId.task(planId, from));
     const held = source.status === 'running' && source.leaseToken !== null && (source.leaseUntil?.getTime() ?? 0) > Date.now();
-    if (!held && (!sourceJob || (await sourceJob.isFailed()))) {
-      const changed = await failLostTasks(deps.db, planId, [from], 'the task was lost by the workers');
-      await deps.publish(changed.events);
-      return { released: true };
+    if (!held) {
+      const sourceJob = await sourceJobState(planId, from, job.id!, token);
+      // Redis lost this gate since we fetched it (FLUSHDB, a restart without
+      // persistence): the source's job is missing only until the reconciler
+      // re-adds the plan's flow from PostgreSQL, and the source, taken over
+      // by another worker then, is not lost. This gate is gone too (or was
+      // re-added for a new check): there is nothing to decide here.
+      if (sourceJob === 'gate-not-ours') return { released: false };
+      if (sourceJob === 'missing' || sourceJob === 'failed') {
+        deps.logger.warn({ plan_id: planId, task_id: from, gate: job.id, source_status: source.status, source_job: sourceJob }, 'gate: source task lost');
+        const changed = await failLostTasks(deps.db, planId, [from], 'the task was lost by the workers');
+        await deps.publish(changed.events);
+        return { released: true };
+      }
     }
     // Back off with the gate's age: a long task's gates are looked at rarely.
     const next = Math.min(MAX_RECHECK_MS, Math.max(deps.config.GATE_RECHECK_MS, Math.floor((Date.now() - job.timestamp) / 2)));
