@@ -40,6 +40,7 @@ export function createFinalizeProcessor(deps: Deps) {
     const lost = tasks.filter((t) => !isTerminalTask(t.status) && t.status !== 'pending').map((t) => t.taskId);
     if (lost.length) {
       // Every task job is done, yet these never settled: BullMQ gave up on their jobs.
+      deps.logger.warn({ plan_id: planId, tasks: lost }, 'finalizer: tasks lost');
       await deps.publish((await failLostTasks(db, planId, lost, 'the task was lost by the workers')).events);
       tasks = await loadTasks(db, planId);
     }
