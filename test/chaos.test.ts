@@ -282,6 +282,8 @@ describe.skipIf(process.env.CHAOS_PLANS === undefined)('chaos', () => {
         ` (outcomes ${JSON.stringify(outcomes)}, api requests ${pool.requests}, all terminal after ${runS} s, Redis clean ${cleanS} s later, problems ${problems.length})`,
     );
     if (problems.length) console.log(`${problems.slice(0, 20).join('\n')}\n\nprocess logs:\n${cluster.logs(3000)}`);
+    // CHAOS_LOG_DIR=<dir>: every process's whole output is left there (TEST_LOG_LEVEL=info for the workers' logs)
+    if (process.env.CHAOS_LOG_DIR) cluster.dumpLogs(process.env.CHAOS_LOG_DIR);
 
     expect(scanSawJobs, 'the leftover scan sees the jobs of an executing plan').toBeGreaterThan(0);
     expect(chaos.kills, 'at least one worker was killed while plans ran').toBeGreaterThan(0);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { SimOptions } from '../../db/schema.js';
 import { rng } from './random-dag.js';
@@ -124,6 +125,12 @@ export class Cluster {
     return this.history
       .map((p) => `--- pid ${p.child.pid} (exit ${p.child.exitCode ?? p.child.signalCode}) ---\n${p.output().slice(-chars)}`)
       .join('\n');
+  }
+
+  /** Writes the whole output of every process ever started into `dir`, one file a process. */
+  dumpLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const p of this.history) writeFileSync(join(dir, `pid-${p.child.pid}.log`), p.output());
   }
 
   async stopAll(): Promise<void> {
