@@ -97,6 +97,7 @@ export function createDeps(config: Config, opts: DepsOptions = {}): Deps {
     closing ??= (async () => {
       const steps: Array<() => Promise<unknown>> = [
         () => metrics.settled(),
+        () => llm.settled?.() ?? Promise.resolve(),
         () => errors.close(),
         () => queues.close(),
         () => redis.quit().catch(() => redis.disconnect()),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../src/core/errors.js';
-import type { ChatRequest } from '../src/core/llm.js';
+import type { ChatRequest, LlmClient } from '../src/core/llm.js';
 import { createDb } from '../db/connection.js';
 import { createLogger } from '../src/logger.js';
 import { isRetryableLlmError, parseRetryAfter } from '../src/llm/errors.js';
@@ -37,14 +37,18 @@ beforeEach(() => {
   waits = [];
 });
 
+/** Routers made by this file: a task call's record is written off the call's path (see callsOf). */
+const routers: LlmClient[] = [];
 function router(over: Partial<TestContext['config']> = {}) {
-  return createLlmRouter({
+  const r = createLlmRouter({
     config: { ...ctx.config, ...over },
     db: ctx.deps.db,
     logger: ctx.deps.logger,
     sleep: async (ms) => void waits.push(ms),
     random: () => 0.5,
   });
+  routers.push(r);
+  return r;
 }
 
 /** A request tagged with a unique agent name, so its llm_calls rows can be found. */
@@ -62,7 +66,8 @@ function request(over: Partial<ChatRequest> = {}): ChatRequest {
   };
 }
 
-function callsOf(req: ChatRequest) {
+async function callsOf(req: ChatRequest) {
+  await Promise.all(routers.map((r) => r.settled?.()));
   return ctx.deps.db
     .selectFrom('llm_calls')
     .selectAll()
@@ -239,6 +244,7 @@ describe('recording', () => {
       const r = createLlmRouter({ config: ctx.config, db: brokenDb, logger });
       const res = await r.chat(request());
       expect(res.text).toBe('Hello from the fake model.');
+      await r.settled?.();
       expect(lines.join('')).toContain('could not record llm call');
     } finally {
       await brokenDb.destroy();

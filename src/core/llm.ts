@@ -93,4 +93,6 @@ export interface ChatResponse {
 
 export interface LlmClient {
   chat(req: ChatRequest): Promise<ChatResponse>;
+  /** Resolves once every call record still being written is written (shutdown). */
+  settled?(): Promise<void>;
 }

@@ -109,6 +109,8 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
   const capMs = opts.backoffCapMs ?? 8_000;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
   const warnedUnpriced = new Set<string>();
+  /** Call records written off the caller's path, awaited by settled(). */
+  const writing = new Set<Promise<void>>();
   // Calls that end together (a fan-out's tasks) are recorded by one INSERT;
   // a batch that fails is retried row by row so one bad row loses no other.
   type CallRow = Insertable<Database['llm_calls']>;
@@ -174,6 +176,9 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
   }
 
   return {
+    async settled() {
+      while (writing.size > 0) await Promise.allSettled([...writing]);
+    },
     async chat(req: ChatRequest): Promise<ChatResponse> {
       const targets = chain(req);
       if (targets.length === 0) {
@@ -205,7 +210,15 @@ export function createLlmRouter(opts: LlmRouterOptions): LlmClient {
               warnedUnpriced.add(`${res.provider}/${res.model}`);
               logger.warn({ provider: res.provider, model: res.model }, 'model has no price: its calls are recorded at $0');
             }
-            await record(req, target, attempt, 'ok', res);
+            // A task's own row carries its cost and tokens (and the plan's total
+            // counts them), so its call record is off the task's critical path;
+            // every other call (planning, synthesis) is recorded before it returns.
+            const recorded = record(req, target, attempt, 'ok', res);
+            if (req.meta.purpose !== 'task') await recorded;
+            else {
+              writing.add(recorded);
+              void recorded.finally(() => writing.delete(recorded));
+            }
             return res;
           } catch (raw) {
             const err = req.signal?.aborted
