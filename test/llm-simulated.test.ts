@@ -235,6 +235,7 @@ describe('router over the simulated provider', () => {
 
   it('records the call with tokens, cost and outcome in llm_calls', async () => {
     const res = await ctx.deps.llm.chat(taskReq({ sim: { output_tokens: 500 }, meta: { purpose: 'task', agentName: 'writer-rec' } }));
+    await ctx.deps.llm.settled?.(); // a task call's record is written off the call's path
     const rows = await ctx.deps.db.selectFrom('llm_calls').selectAll().where('agent_name', '=', 'writer-rec').execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({

@@ -130,7 +130,10 @@ export interface ClaimRequest {
  *   worker's lease token; a task claimed straight from `pending` gets its
  *   `task.queued` event too, so the stream still shows pending → queued →
  *   running. Task rows are locked in id order, then the plan row (the event
- *   sequence), so two batches cannot deadlock;
+ *   sequence), so two batches cannot deadlock; the row lock is FOR NO KEY
+ *   UPDATE, as an UPDATE's own, so the KEY SHARE locks that inserts
+ *   referencing a task row take (an `llm_calls` row being written) neither
+ *   wait for it nor deadlock with it;
  * - **loads** the plan, its tasks (as they were before this statement's own
  *   claims: a worker whose claim was refused decides from them whether to
  *   skip, wait or leave), and each requested task's agent, dependency results
@@ -173,7 +176,7 @@ export async function claimAndLoad(
       WHERE t.plan_id = ${planId}
         AND NOT EXISTS (SELECT 1 FROM task_plan_tasks d
                         WHERE d.plan_id = ${planId} AND t.dependencies ? d.task_id AND d.status <> 'completed')
-      ORDER BY t.id FOR UPDATE OF t
+      ORDER BY t.id FOR NO KEY UPDATE OF t
     ), t AS (
       UPDATE task_plan_tasks t SET
         status = 'running',
@@ -606,7 +609,7 @@ export async function completeTasks(db: Db, planId: string, items: readonly Comp
         AS c(ord int, id uuid, token text, cost float8, input_tokens int, output_tokens int, result jsonb, payload jsonb)
     ), locked AS (
       SELECT t.id FROM task_plan_tasks t JOIN c ON c.id = t.id AND t.status = 'running' AND t.lease_token = c.token
-      ORDER BY t.id FOR UPDATE OF t
+      ORDER BY t.id FOR NO KEY UPDATE OF t
     ), t AS (
       UPDATE task_plan_tasks t SET
         status = 'completed',
