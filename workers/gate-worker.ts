@@ -62,7 +62,8 @@ export function createGateProcessor(deps: Deps) {
       if (sourceJob === 'gate-not-ours') return { released: false };
       if (sourceJob === 'missing' || sourceJob === 'failed') {
         deps.logger.warn({ plan_id: planId, task_id: from, gate: job.id, source_status: source.status, source_job: sourceJob }, 'gate: source task lost');
-        const changed = await failLostTasks(deps.db, planId, [from], 'the task was lost by the workers');
+        // unlessHeld: a worker may have claimed it since we read it.
+        const changed = await failLostTasks(deps.db, planId, [from], 'the task was lost by the workers', { unlessHeld: true });
         await deps.publish(changed.events);
         return { released: true };
       }

@@ -767,8 +767,18 @@ export async function finishPlan(db: Db, planId: string, input: FinishInput): Pr
   });
 }
 
-/** Marks tasks that can no longer run because their job was lost for good. */
-export async function failLostTasks(db: Db, planId: string, taskIds: string[], reason: string): Promise<Changed> {
+/**
+ * Marks tasks that can no longer run because their job was lost for good.
+ * `unlessHeld`: leaves a task that a worker holds now (running, lease not
+ * expired): the caller decided from a read that a claim may have overtaken.
+ */
+export async function failLostTasks(
+  db: Db,
+  planId: string,
+  taskIds: string[],
+  reason: string,
+  opts: { unlessHeld?: boolean } = {},
+): Promise<Changed> {
   if (taskIds.length === 0) return NO_CHANGE;
   return inTaskTx(db, planId, async (tx) => {
     const events: NewEvent[] = [];
@@ -779,6 +789,7 @@ export async function failLostTasks(db: Db, planId: string, taskIds: string[], r
         .where('plan_id', '=', planId)
         .where('task_id', '=', id)
         .where('status', 'in', ['queued', 'running'])
+        .$if(opts.unlessHeld === true, (q) => q.where((eb) => eb.or([eb('lease_token', 'is', null), eb('lease_until', '<', sql<Date>`now()`)])))
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 1) events.push({ type: 'task.failed', taskId: id, data: { error: reason, attempt: 0, will_retry: false } });
     }
