@@ -1,5 +1,15 @@
 # codelab-core: one image for the API, the workers and the migrations (the
 # command picks the role). TypeScript runs through tsx, as in development.
+
+# The web UI is built with its dev dependencies (vite, preact) in a stage of
+# its own; only the static files reach the image.
+FROM node:20-slim AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
 FROM node:20-slim
 
 WORKDIR /app
@@ -10,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+COPY --from=web /app/web/dist web/dist
 USER node
 
 EXPOSE 3000 9464

@@ -159,7 +159,10 @@ describe('Dockerfile, .dockerignore and Procfile', () => {
     expect(docker).toMatch(/^RUN npm ci\b/m);
     expect(docker).toMatch(/^CMD \["node", "--import", "tsx", "bin\/start\.ts"/m);
     expect(pkg.dependencies.tsx).toBeDefined(); // npm ci --omit=dev keeps it
-    for (const [, src] of docker.matchAll(/^COPY (\S+) /gm)) if (src !== '.') expect(existsSync(src!)).toBe(true);
+    for (const [, src] of docker.matchAll(/^COPY (?!--from)(\S+) /gm)) if (src !== '.') expect(existsSync(src!)).toBe(true);
+    // The UI's static files come from the build stage: `/` is the UI in the image, not a 503.
+    expect(docker).toMatch(/^RUN npm run build$/m);
+    expect(docker).toMatch(/^COPY --from=web \/app\/web\/dist web\/dist$/m);
     const ignored = read('.dockerignore').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.env', '.dev-jwt-secret']));
   });
