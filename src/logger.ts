@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { scrubSecrets } from './ops/scrub.js';
 
 export type { Logger };
 
@@ -34,10 +35,22 @@ export function createLogger(
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Every line's `err` (an Error or a message), on every process: an
+      // error built from a URL or a provider's reply may carry a credential.
+      serializers: { err: scrubErr },
       formatters: { level: (label) => ({ level: label }) },
     },
     opts.destination,
   );
+}
+
+function scrubErr(err: unknown): unknown {
+  if (typeof err === 'string') return scrubSecrets(err);
+  if (!(err instanceof Error)) return err;
+  const out = pino.stdSerializers.err(err) as { message?: string; stack?: string };
+  if (typeof out.message === 'string') out.message = scrubSecrets(out.message);
+  if (typeof out.stack === 'string') out.stack = scrubSecrets(out.stack);
+  return out;
 }
 
 /** Removes `access_token=` values from a URL before it is logged. */

@@ -72,6 +72,18 @@ describe('structured logs', () => {
     expect(out).toContain('[redacted]');
   });
 
+  it('scrub credentials out of an err on any line, Error or message (worker lines too)', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { destination: { write: (l: string) => void lines.push(l) } });
+    const leaky = new Error('GET https://api.example.com/v1?api_key=sk-live-apikey-0002 failed: Bearer abc.def.ghi');
+    log.warn({ err: leaky }, 'provider call failed');
+    log.warn({ err: 'fetch https://user:pa55-in-url@example.com/x?access_token=tok-0003 refused' }, 'task attempt failed');
+    const out = lines.join('\n');
+    for (const secret of ['sk-live-apikey-0002', 'abc.def.ghi', 'pa55-in-url', 'tok-0003']) expect(out).not.toContain(secret);
+    expect(JSON.parse(lines[0]!).err).toMatchObject({ type: 'Error', message: expect.stringContaining('[redacted]') });
+    expect(JSON.parse(lines[0]!).err.stack).toContain('at ');
+  });
+
   it('put the plan id on every engine line and the task id on task lines', async () => {
     const workers = createWorkers(deps, { reconcile: false });
     try {
