@@ -4,7 +4,7 @@
  * in-process on a free port. Run: npx tsx bench/chat-latency.ts --help
  */
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import cluster from 'node:cluster';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -21,6 +21,17 @@ import { ensureDatabase, migrateUp } from '../db/migrate.js';
 import { deleteKeys } from '../src/redis.js';
 import { createApp, type App } from '../api/app.js';
 import { startApiServer } from '../api/server.js';
+
+// The API's start scripts give V8 a 64 MB young generation (package.json
+// start:api, Dockerfile); the in-process API is measured the same way.
+const YOUNG_GEN = '--max-semi-space-size=64';
+if (![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')].some((a) => a.startsWith('--max-semi-space-size'))) {
+  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${YOUNG_GEN}`.trim() },
+  });
+  process.exit(again.status ?? 1);
+}
 
 // With --processes N > 1 the API runs in N cluster workers sharing one port; each runs this file too, and stops here.
 if (cluster.isWorker) await serveApiInClusterWorker();

@@ -175,10 +175,12 @@ describe('Dockerfile, .dockerignore and Procfile', () => {
       expect(script, command).toBeDefined();
       const body = pkg.scripts[script!];
       expect(body, `package.json script ${script}`).toBeDefined();
-      const file = /^tsx (\S+\.ts)/.exec(body!)?.[1];
+      // An optional leading NODE_OPTIONS="…" (the API's young-generation size), then tsx <file>.
+      const file = /^(?:NODE_OPTIONS="[^"]*" )?tsx (\S+\.ts)/.exec(body!)?.[1];
       expect(file && existsSync(file), `${script}: ${body}`).toBe(true);
     }
     expect(pkg.scripts['start:api']).toContain('--api');
+    expect(pkg.scripts['start:api']).toContain('--max-semi-space-size=64');
     expect(pkg.scripts['start:worker']).toContain('--workers');
   });
 });
