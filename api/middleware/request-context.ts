@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../../src/logger.js';
+import { lazyChild, type Logger } from '../../src/logger.js';
 import type { AppEnv } from '../context.js';
 
 /** A client-supplied id is echoed only when it is short and printable (it lands in logs). */
@@ -17,7 +17,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     const given = c.req.header('x-request-id');
     const requestId = given && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
     c.set('requestId', requestId);
-    c.set('logger', logger.child({ requestId }));
+    c.set('logger', lazyChild(logger, { requestId }));
     const started = performance.now();
     await next();
     c.res.headers.set('X-Request-Id', requestId);
