@@ -31,6 +31,21 @@ export async function seedPlan(db: Kysely<Database>, owner: Owner): Promise<stri
   return planId;
 }
 
+/** A task request to a scripted model: the system prompt of a researcher and the task text as the user turn. */
+export const taskRequest = (task: string): Omit<ChatRequest, 'tools'> => ({
+  provider: 'scripted',
+  model: 'scripted-1',
+  messages: [
+    { role: 'system', content: 'You are a researcher.' },
+    { role: 'user', content: task },
+  ],
+  meta: { purpose: 'task' },
+});
+
+/** Every project's memory entries, to check nothing crossed projects. */
+export const allMemory = (db: Kysely<Database>) =>
+  db.selectFrom('project_memory').select(['project_id', 'content']).orderBy('content').execute();
+
 export function toolContext(db: Kysely<Database>, owner: Owner, extra: Partial<ToolContext> = {}): ToolContext {
   return {
     userId: owner.userId,
