@@ -4,6 +4,7 @@
  * reconnects with `Last-Event-ID` set to the last id received, so the server
  * replays exactly what was missed.
  */
+import { sseBlocks } from './sse-blocks.js';
 
 export interface StreamEvent {
   /** Absent on ephemeral events (`task.delta`). */
@@ -74,27 +75,14 @@ export async function* planEvents(opts: EventStreamOptions): AsyncGenerator<Stre
       res = undefined;
     }
     if (res?.body) {
-      const reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      let buf = '';
       try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          buf += decoder.decode(value, { stream: true });
-          let cut: number;
-          while ((cut = buf.search(/\r?\n\r?\n/)) !== -1) {
-            const event = parseBlock(buf.slice(0, cut));
-            buf = buf.slice(cut).replace(/^\r?\n\r?\n/, '');
-            if (!event) continue;
-            if (event.id) lastId = event.id;
-            failures = 0;
-            yield event;
-            if (opts.isLast(event)) {
-              await reader.cancel().catch(() => undefined);
-              return;
-            }
-          }
+        for await (const block of sseBlocks(res.body)) {
+          const event = parseBlock(block);
+          if (!event) continue;
+          if (event.id) lastId = event.id;
+          failures = 0;
+          yield event;
+          if (opts.isLast(event)) return; // leaving the loop cancels the body
         }
       } catch {
         if (opts.signal?.aborted) return;

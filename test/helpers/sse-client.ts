@@ -1,3 +1,5 @@
+import { sseBlocks } from '../../src/cli/sse-blocks.js';
+
 /** One parsed `text/event-stream` message. */
 export interface SseMessage {
   /** Absent when the message had no `id:` line (ephemeral events). */
@@ -122,21 +124,10 @@ export async function openSse(url: string, opts: SseOptions = {}): Promise<SseCo
   };
 
   void (async () => {
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        let cut: number;
-        while ((cut = buf.search(/\r?\n\r?\n/)) !== -1) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut).replace(/^\r?\n\r?\n/, '');
-          dispatch(block);
-          wake?.();
-        }
+      for await (const block of sseBlocks(res.body!)) {
+        dispatch(block);
+        wake?.();
       }
       ended = true;
       endedResolve();
