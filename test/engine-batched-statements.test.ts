@@ -2,8 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from './helpers/context.js';
 import { eventRows, seedPlan, seedProject, seedUser, taskRows } from './helpers/seed.js';
 import {
-  claimAndLoad, claimTasks, completeTasks, loadPlanForTasks, markQueuedIfReady, startPlan, type TaskOutput, type TaskRow,
+  claimAndLoad, completeTasks, loadPlanForTasks, markQueuedIfReady, startPlan, type TaskOutput, type TaskRow,
 } from '../db/repositories/execution-repository.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+/** Claims through claimAndLoad, keeping only each claim's outcome. */
+async function claimTasks(db: Kysely<Database>, planId: string, claims: Array<{ task: TaskRow; token: string; attempt: number }>, leaseMs: number) {
+  const r = await claimAndLoad(db, planId, claims.map((c) => ({ taskId: c.task.taskId, claim: { token: c.token, attempt: c.attempt } })), leaseMs);
+  return r.claims;
+}
 
 /**
  * The batched hot-path statements the agent workers group per plan: one

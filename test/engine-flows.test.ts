@@ -136,8 +136,8 @@ describe('execution engine on BullMQ flows', () => {
       expect(r.status).toBe('completed');
       const msg = r.events.find((e) => e.type === 'task.message');
       expect(msg?.payload).toMatchObject({ from_agent: 'researcher', to_agent: 'writer', text: 'cite the 2024 survey' });
-      const { loadPlanWithTasks } = await import('../db/repositories/execution-repository.js');
-      const { inputs } = await loadPlanWithTasks(ctx.deps.db, r.planId, 'draft');
+      const { loadPlanForTasks } = await import('../db/repositories/execution-repository.js');
+      const inputs = (await loadPlanForTasks(ctx.deps.db, r.planId, ['draft'])).inputs.get('draft')!;
       expect(inputs.inbox).toEqual([{ from: 'researcher', text: 'cite the 2024 survey' }]);
       const { buildAgentMessages } = await import('../src/core/agent-prompt.js');
       const prompt = buildAgentMessages({

@@ -87,18 +87,6 @@ export interface TaskInputs {
   spentTodayUsd: number;
 }
 
-/** {@link loadPlanForTasks} for one task (or none: the plan and its tasks only). */
-export async function loadPlanWithTasks(
-  db: Db,
-  planId: string,
-  forTask?: string,
-): Promise<{ plan: PlanRow | undefined; tasks: TaskRow[]; inputs: TaskInputs }> {
-  const r = await loadPlanForTasks(db, planId, forTask === undefined ? [] : [forTask]);
-  return { plan: r.plan, tasks: r.tasks, inputs: r.inputs.get(forTask ?? '') ?? emptyInputs(r.spentTodayUsd) };
-}
-
-const emptyInputs = (spentTodayUsd: number): TaskInputs => ({ agent: null, results: new Map(), inbox: [], spentTodayUsd });
-
 export interface Loaded {
   plan: PlanRow | undefined;
   /** Every task of the plan, as the statement found them (before its own claims). */
@@ -492,25 +480,6 @@ const toStored = (planId: string, rows: EventRow[]): StoredEvent[] =>
     .map((r) => ({ id: String(r.id), planId, sessionId: r.session_id, seq: r.seq, type: r.type, taskId: r.task_id, at: r.at.toISOString(), data: r.payload }))
     .sort((a, b) => a.seq - b.seq);
 
-export interface Claim {
-  task: TaskRow;
-  /** The lease token of the claiming worker. */
-  token: string;
-  attempt: number;
-}
-
-/** {@link claimTasks} for one task. */
-export async function claimTask(db: Db, planId: string, task: TaskRow, token: string, leaseMs: number, attempt: number): Promise<Changed> {
-  return (await claimTasks(db, planId, [{ task, token, attempt }], leaseMs))[0]!;
-}
-
-/** Claims tasks of one plan for one attempt each ({@link claimAndLoad}, without using the load). */
-export async function claimTasks(db: Db, planId: string, claims: readonly Claim[], leaseMs: number): Promise<Changed[]> {
-  if (claims.length === 0) return [];
-  const r = await claimAndLoad(db, planId, claims.map((c) => ({ taskId: c.task.taskId, claim: { token: c.token, attempt: c.attempt } })), leaseMs);
-  return r.claims;
-}
-
 const hasDuplicateTask = (items: ReadonlyArray<{ task: TaskRow }>) => new Set(items.map((i) => i.task.id)).size !== items.length;
 
 /**
@@ -577,18 +546,13 @@ export interface Completion {
   out: TaskOutput;
 }
 
-/** {@link completeTasks} for one task. */
-export async function completeTask(db: Db, planId: string, task: TaskRow, token: string, out: TaskOutput): Promise<Changed> {
-  return (await completeTasks(db, planId, [{ task, token, out }]))[0]!;
-}
-
 /**
  * running → completed, by the lease holder only, in ONE statement for any
  * number of tasks of one plan: the task rows, the plan's cost and event
  * sequence, and one `task.completed` event each. The dependents are released
  * right after (gates); each settles itself when its job runs (claim, park or
  * skip), off the completing task's critical path. Task rows are locked in id
- * order before the plan row, as in {@link claimTasks}.
+ * order before the plan row, as in {@link claimAndLoad}.
  */
 export async function completeTasks(db: Db, planId: string, items: readonly Completion[]): Promise<Changed[]> {
   if (items.length === 0) return [];
